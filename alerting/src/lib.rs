@@ -1,0 +1,1 @@
+//! The alert evaluation engine and notifiers: built in the alerting issue.

@@ -1,0 +1,1 @@
+//! The REST API (axum): built in the API issue.

@@ -1,0 +1,1 @@
+//! Synthetic multi-service logs.

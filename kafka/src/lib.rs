@@ -1,0 +1,158 @@
+//! Kafka plumbing shared by every role that talks to the broker (shipper,
+//! processor, generator): the connection flags, the producer settings that
+//! give our delivery guarantee, and topic creation at start-up.
+//!
+//! It is its own crate rather than part of `core` because it does network
+//! I/O, and rather than copied into each role so that the producer settings
+//! the delivery guarantee rests on are defined once.
+
+use clap::Args;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::FutureProducer;
+use std::time::Duration;
+
+/// Kafka connection flags, shared by every role.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers, comma-separated host:port.
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub bootstrap_servers: String,
+    /// The topic log records flow through.
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "logflow.logs")]
+    pub topic: String,
+}
+
+impl KafkaArgs {
+    /// The dead-letter topic that goes with the log topic.
+    pub fn dlq_topic(&self) -> String {
+        format!("{}.dlq", self.topic)
+    }
+}
+
+/// What can go wrong talking to Kafka, naming the brokers or topic.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSetupError {
+    #[error("cannot create a Kafka client for {servers}: {source}")]
+    Client {
+        servers: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot create topic {topic} on {servers}: {reason}")]
+    CreateTopic {
+        topic: String,
+        servers: String,
+        reason: String,
+    },
+}
+
+/// Producer tuning that is not about correctness.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerTuning {
+    /// How long librdkafka waits to fill a batch.
+    pub linger: Duration,
+    /// Upper bound on records buffered in librdkafka; when full, sends wait
+    /// (this is what keeps memory bounded while the broker is down).
+    pub max_buffered: usize,
+    /// lz4 or zstd (or none).
+    pub compression: &'static str,
+}
+
+impl Default for ProducerTuning {
+    fn default() -> Self {
+        ProducerTuning {
+            linger: Duration::from_millis(5),
+            max_buffered: 100_000,
+            compression: "lz4",
+        }
+    }
+}
+
+/// The producer configuration our delivery guarantee rests on: idempotent,
+/// `acks=all`, retries without end (delivery timeout bounds them), batching
+/// and compression. Exposed as a [`ClientConfig`] so benchmarks can build a
+/// bare producer with exactly the same settings.
+pub fn producer_config(kafka: &KafkaArgs, tuning: ProducerTuning) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", tuning.compression)
+        .set("linger.ms", tuning.linger.as_millis().to_string())
+        .set("batch.num.messages", "10000")
+        .set("batch.size", "1000000")
+        .set(
+            "queue.buffering.max.messages",
+            tuning.max_buffered.to_string(),
+        )
+        .set("queue.buffering.max.kbytes", "262144")
+        // Keep retrying while the broker is away; a record is given up only
+        // after this long, and then the caller sees the error.
+        .set("message.timeout.ms", "0")
+        .set("log_level", "4");
+    cfg
+}
+
+/// A producer with [`producer_config`].
+pub fn producer(
+    kafka: &KafkaArgs,
+    tuning: ProducerTuning,
+) -> Result<FutureProducer, KafkaSetupError> {
+    producer_config(kafka, tuning)
+        .create()
+        .map_err(|source| KafkaSetupError::Client {
+            servers: kafka.bootstrap_servers.clone(),
+            source,
+        })
+}
+
+/// Creates the given topics when they do not exist yet. An existing topic
+/// is fine; any other failure names the topic.
+pub async fn ensure_topics(
+    kafka: &KafkaArgs,
+    topics: &[&str],
+    partitions: i32,
+) -> Result<(), KafkaSetupError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .create()
+        .map_err(|source| KafkaSetupError::Client {
+            servers: kafka.bootstrap_servers.clone(),
+            source,
+        })?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results =
+        admin
+            .create_topics(new.iter(), &opts)
+            .await
+            .map_err(|e| KafkaSetupError::CreateTopic {
+                topic: topics.join(","),
+                servers: kafka.bootstrap_servers.clone(),
+                reason: e.to_string(),
+            })?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(%topic, partitions, "created Kafka topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaSetupError::CreateTopic {
+                    topic,
+                    servers: kafka.bootstrap_servers.clone(),
+                    reason: code.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Kafka consumer → parse → redact → index → commit.

@@ -1,0 +1,1 @@
+//! Tails files and stdin into Kafka.

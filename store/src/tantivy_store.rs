@@ -1,0 +1,1 @@
+//! The embedded tantivy backend (being written).
