@@ -6,8 +6,11 @@
 //! tested (and property-tested) as plain functions.
 
 pub mod level;
+pub mod multiline;
+pub mod parse;
 pub mod query;
 pub mod record;
+pub mod redact;
 
 pub use level::Level;
 pub use query::{Cursor, LogFilter, LogQuery, QueryError, TimeSpec};

@@ -1,0 +1,103 @@
+//! Turns one Kafka message into a record to index, or into a dead letter
+//! with the reason it could not be read.
+
+use chrono::{DateTime, Utc};
+use logflow_core::parse::{parse_record, Format, ParseContext};
+use logflow_core::redact::Redactor;
+use logflow_core::RecordId;
+use logflow_store::NewRecord;
+use rdkafka::message::{Headers, Message};
+
+/// Header the shipper sets with the service name.
+pub const HEADER_SERVICE: &str = "logflow.service";
+/// Header the shipper sets with the host it read the line on.
+pub const HEADER_HOST: &str = "logflow.host";
+/// Header the shipper sets when it had to cut an over-long line.
+pub const HEADER_TRUNCATED: &str = "logflow.truncated";
+
+/// A message that could not be turned into a record. It keeps the original
+/// key and bytes so nothing is lost.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub origin: RecordId,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    /// Short stable code, e.g. `invalid_json`.
+    pub reason: &'static str,
+    /// Human-readable explanation.
+    pub detail: String,
+}
+
+/// What became of one message.
+#[derive(Debug)]
+pub enum Decoded {
+    Record(Box<NewRecord>),
+    Dead(Box<DeadLetter>),
+}
+
+/// Decoding settings that stay the same for every message.
+pub struct Decoder {
+    redactor: Redactor,
+    max_message_bytes: usize,
+}
+
+impl Decoder {
+    pub fn new(redactor: Redactor, max_message_bytes: usize) -> Self {
+        Decoder {
+            redactor,
+            max_message_bytes,
+        }
+    }
+
+    /// Parses and redacts one message. The service falls back to the
+    /// `logflow.service` header, then to the message key.
+    pub fn decode<M: Message>(&self, msg: &M, now: DateTime<Utc>) -> Decoded {
+        let origin = RecordId::new(msg.topic(), msg.partition(), msg.offset());
+        let payload = msg.payload().unwrap_or_default();
+        let mut service = None;
+        let mut host = None;
+        let mut truncated_from = None;
+        if let Some(headers) = msg.headers() {
+            for h in headers.iter() {
+                let value = h.value.and_then(|v| std::str::from_utf8(v).ok());
+                match h.key {
+                    HEADER_SERVICE => service = value,
+                    HEADER_HOST => host = value,
+                    HEADER_TRUNCATED => truncated_from = value.and_then(|v| v.parse::<u64>().ok()),
+                    _ => {}
+                }
+            }
+        }
+        if service.is_none() {
+            service = msg.key().and_then(|k| std::str::from_utf8(k).ok());
+        }
+        let ctx = ParseContext {
+            format: Format::Auto,
+            service,
+            host,
+            now,
+            max_message_bytes: self.max_message_bytes,
+        };
+        match parse_record(payload, &ctx) {
+            Ok(mut record) => {
+                if let Some(original) = truncated_from {
+                    record
+                        .fields
+                        .insert("message_truncated".into(), true.into());
+                    record
+                        .fields
+                        .insert("message_original_bytes".into(), original.into());
+                }
+                self.redactor.redact_record(&mut record);
+                Decoded::Record(Box::new(NewRecord { id: origin, record }))
+            }
+            Err(err) => Decoded::Dead(Box::new(DeadLetter {
+                origin,
+                key: msg.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                reason: err.reason(),
+                detail: err.to_string(),
+            })),
+        }
+    }
+}

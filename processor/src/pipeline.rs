@@ -1,0 +1,246 @@
+//! The consume → decode → index → commit pipeline.
+
+use crate::backoff::retry_until_shutdown;
+use crate::config::Config;
+use crate::decode::{DeadLetter, Decoded, Decoder};
+use crate::dlq;
+use crate::metrics::Metrics;
+use crate::ProcessorError;
+use chrono::Utc;
+use logflow_core::redact::Redactor;
+use logflow_kafka::ensure_topics;
+use logflow_store::{LogStore, NewRecord};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::{timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Records decoded from one stretch of the topic, and the offsets to commit
+/// once they are stored.
+#[derive(Default)]
+struct Batch {
+    records: Vec<NewRecord>,
+    dead: Vec<DeadLetter>,
+    /// Per partition: the offset of the next message to read.
+    next_offsets: BTreeMap<i32, i64>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.records.len() + self.dead.len()
+    }
+}
+
+pub async fn run(
+    config: &Config,
+    store: Arc<dyn LogStore>,
+    redactor: Redactor,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Result<(), ProcessorError> {
+    let kafka = &config.kafka;
+    let dlq_topic = kafka.dlq_topic();
+    let topics = [kafka.topic.as_str(), dlq_topic.as_str()];
+    let created = retry_until_shutdown("creating Kafka topics", &shutdown, || {
+        ensure_topics(kafka, &topics, config.partitions)
+    })
+    .await;
+    if created.is_none() {
+        return Ok(());
+    }
+
+    let consumer: Arc<StreamConsumer> = Arc::new(consumer_config(config).create().map_err(
+        |e| ProcessorError::Consumer {
+            group: config.group_id.clone(),
+            reason: e.to_string(),
+        },
+    )?);
+    consumer
+        .subscribe(&[kafka.topic.as_str()])
+        .map_err(|e| ProcessorError::Consumer {
+            group: config.group_id.clone(),
+            reason: e.to_string(),
+        })?;
+    let producer = logflow_kafka::producer(kafka, logflow_kafka::ProducerTuning::default())?;
+    tracing::info!(topic = %kafka.topic, group = %config.group_id, "processor consuming");
+
+    let (tx, rx) = mpsc::channel::<Batch>(1);
+    let decoder = Decoder::new(redactor, config.max_message_bytes);
+    let writer = write_loop(
+        rx,
+        store,
+        producer,
+        consumer.clone(),
+        kafka.topic.clone(),
+        dlq_topic,
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    let reader = consume_loop(&consumer, &decoder, config, tx, &metrics, &shutdown);
+    tokio::join!(reader, writer);
+    Ok(())
+}
+
+fn consumer_config(config: &Config) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &config.kafka.bootstrap_servers)
+        .set("group.id", &config.group_id)
+        // Offsets are committed by hand, only after the store committed.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.min.bytes", "65536")
+        .set("fetch.wait.max.ms", "100")
+        // Bounds what librdkafka prefetches per partition.
+        .set("queued.max.messages.kbytes", "32768")
+        .set("log_level", "4");
+    cfg
+}
+
+/// Reads messages into batches bounded by size and time, decoding as it
+/// goes, and hands each batch to the writer. Stops at shutdown.
+async fn consume_loop(
+    consumer: &StreamConsumer,
+    decoder: &Decoder,
+    config: &Config,
+    tx: mpsc::Sender<Batch>,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            msg = consumer.recv() => msg,
+        };
+        let mut batch = Batch::default();
+        match first {
+            Ok(msg) => add(&mut batch, decoder, &msg),
+            Err(err) => {
+                tracing::warn!(%err, "Kafka consumer error; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        }
+        let deadline = Instant::now() + config.batch_wait;
+        while batch.len() < config.batch_size {
+            match timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(msg)) => add(&mut batch, decoder, &msg),
+                Ok(Err(err)) => {
+                    tracing::warn!(%err, "Kafka consumer error");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        Metrics::add(&metrics.consumed, batch.len());
+        if tx.send(batch).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn add<M: rdkafka::Message>(batch: &mut Batch, decoder: &Decoder, msg: &M) {
+    batch.next_offsets.insert(msg.partition(), msg.offset() + 1);
+    match decoder.decode(msg, Utc::now()) {
+        Decoded::Record(record) => batch.records.push(*record),
+        Decoded::Dead(letter) => batch.dead.push(*letter),
+    }
+}
+
+/// Stores each batch (retrying while the store is down), dead-letters what
+/// could not be read, and only then commits the batch's offsets.
+#[allow(clippy::too_many_arguments)]
+async fn write_loop(
+    mut rx: mpsc::Receiver<Batch>,
+    store: Arc<dyn LogStore>,
+    producer: FutureProducer,
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    dlq_topic: String,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    while let Some(batch) = rx.recv().await {
+        let span = tracing::info_span!(
+            "batch",
+            records = batch.records.len(),
+            dead = batch.dead.len()
+        );
+        let done = write_batch(
+            &batch, &*store, &producer, &consumer, &topic, &dlq_topic, &metrics, &shutdown,
+        )
+        .instrument(span)
+        .await;
+        if !done {
+            return;
+        }
+    }
+}
+
+/// Returns false when shutdown interrupted the retries; the batch's offsets
+/// are then not committed and it is read again after restart.
+#[allow(clippy::too_many_arguments)]
+async fn write_batch(
+    batch: &Batch,
+    store: &dyn LogStore,
+    producer: &FutureProducer,
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+    dlq_topic: &str,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> bool {
+    if !batch.records.is_empty() {
+        let Some(outcome) = retry_until_shutdown("indexing a batch", shutdown, || {
+            store.write(batch.records.clone())
+        })
+        .await
+        else {
+            return false;
+        };
+        Metrics::add(&metrics.indexed, outcome.indexed);
+        Metrics::add(&metrics.duplicates, outcome.duplicates);
+    }
+    if !batch.dead.is_empty() {
+        let sent = retry_until_shutdown("writing to the dead-letter topic", shutdown, || {
+            dlq::send_all(producer, dlq_topic, &batch.dead)
+        })
+        .await;
+        if sent.is_none() {
+            return false;
+        }
+        for letter in &batch.dead {
+            tracing::warn!(origin = %letter.origin, reason = letter.reason, detail = %letter.detail, "dead-lettered");
+        }
+        Metrics::add(&metrics.dead_lettered, batch.dead.len());
+    }
+    let mut offsets = TopicPartitionList::new();
+    for (&partition, &next) in &batch.next_offsets {
+        if let Err(err) = offsets.add_partition_offset(topic, partition, Offset::Offset(next)) {
+            tracing::warn!(%err, partition, "cannot build offset commit");
+        }
+    }
+    let consumer = consumer.clone();
+    let committed =
+        tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync)).await;
+    match committed {
+        Ok(Ok(())) => {}
+        // The store already holds the batch: a replay after a failed commit
+        // is skipped as duplicates, so this loses nothing.
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "offset commit failed; the batch may be replayed (deduplicated)")
+        }
+        Err(err) => tracing::warn!(%err, "offset commit task failed"),
+    }
+    metrics
+        .batches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::debug!("batch committed");
+    true
+}

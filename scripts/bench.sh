@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Pipeline benchmarks, all in one run on one broker (tansu, in memory):
+#   1. shipper records/s vs a bare rdkafka producer sending the same lines
+#      with the same settings (the baseline kcat -P -l would give);
+#   2. processor records/s end to end (Kafka → parse → redact → index →
+#      commit) vs a plain loop indexing the same records into tantivy;
+#   plus the peak resident memory of each process.
+# Usage: scripts/bench.sh [RECORDS]   (default 1000000)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$LOGFLOW_ROOT"
+
+N=${1:-1000000}
+ensure_tansu
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+
+log "building release binaries"
+cargo build --release --locked --bin logflow --example bare_producer
+cargo build --release --locked -p logflow-store --example index_loop
+BIN=target/release/logflow
+
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BROKER_PID=$(start_broker "$PORT" memory://tansu/ "$WORK/tansu.log")
+trap 'kill $BROKER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$PORT LOG_LEVEL=warn
+
+log "generating $N records"
+$BIN generator --output file --file "$WORK/logs.jsonl" --rate 0 --count "$N" --seed 1
+
+# rss_and_time CMD...: runs CMD, prints "SECONDS PEAK_RSS_MB" on fd 3.
+measure() {
+  local start end
+  start=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$WORK/rss" "$@"
+  end=$(date +%s.%N)
+  echo "$(echo "$end - $start" | bc -l) $(( $(cat "$WORK/rss") / 1024 ))"
+}
+
+log "bare producer"
+read -r BARE_S BARE_MB < <(measure target/release/examples/bare_producer "127.0.0.1:$PORT" bench.bare "$WORK/logs.jsonl" >/dev/null)
+log "shipper"
+read -r SHIP_S SHIP_MB < <(KAFKA_TOPIC=bench.logs measure $BIN shipper --stdin --service bench <"$WORK/logs.jsonl")
+
+log "processor (end to end, until all $N are searchable)"
+DATA="$WORK/data"
+KAFKA_TOPIC=bench.logs LOGFLOW_DATA_DIR="$DATA" /usr/bin/time -f '%M' -o "$WORK/proc_rss" $BIN processor &
+TIME_PID=$!
+START=$(date +%s.%N)
+until [ "$(LOGFLOW_DATA_DIR="$DATA" $BIN search --count 2>/dev/null || echo 0)" -ge "$N" ]; do sleep 0.1; done
+END=$(date +%s.%N)
+PROC_PID=$(pgrep -P $TIME_PID)
+kill -TERM "$PROC_PID"; wait $TIME_PID || true
+PROC_S=$(echo "$END - $START" | bc -l)
+PROC_MB=$(( $(cat "$WORK/proc_rss") / 1024 ))
+
+log "plain tantivy loop"
+read -r LOOP_S LOOP_MB < <(measure target/release/examples/index_loop "$N" "$WORK/logs.jsonl" >/dev/null)
+
+rate() { echo "$N / $1" | bc; }
+pct() { echo "100 * $1 / $2" | bc; }
+BARE_R=$(rate "$BARE_S"); SHIP_R=$(rate "$SHIP_S"); PROC_R=$(rate "$PROC_S"); LOOP_R=$(rate "$LOOP_S")
+cat <<EOT
+
+| what ($N records, $(nproc) cores) | records/s | peak RSS MB | vs baseline |
+|---|---|---|---|
+| bare rdkafka producer (baseline) | $BARE_R | $BARE_MB | |
+| logflow shipper --stdin | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
+| plain tantivy loop (baseline) | $LOOP_R | $LOOP_MB | |
+| logflow processor, end to end | $PROC_R | $PROC_MB | $(pct "$PROC_R" "$LOOP_R")% of plain loop |
+EOT

@@ -1,0 +1,56 @@
+# Shared helpers for LogFlow's scripts: sourced, not run.
+# Installs and starts what the local stack and the tests need.
+
+LOGFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# tansu is the Kafka-protocol broker for one machine and for the tests.
+# Installing it compiles it once (about 12 minutes); then it is cached.
+ensure_tansu() {
+  if command -v tansu >/dev/null 2>&1; then return 0; fi
+  log "installing the tansu broker (once, about 12 minutes)"
+  cargo install tansu --locked --features dynostore,libsql,postgres
+}
+
+# PostgreSQL and Redis run on the development machines; start them when
+# they are down (the API and caching issues' tests use them).
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then return 0; fi
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; return 1
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  log "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "Redis did not come up on 127.0.0.1:6379" >&2; return 1
+}
+
+# wait_port HOST PORT SECONDS: until something listens there.
+wait_port() {
+  local host=$1 port=$2 secs=${3:-30}
+  for _ in $(seq 1 $((secs * 10))); do
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $host:$port after ${secs}s" >&2; return 1
+}
+
+# start_broker PORT STORAGE LOGFILE: a tansu broker in the background;
+# prints its pid. STORAGE is memory://tansu/ or sqlite://PATH.
+start_broker() {
+  local port=$1 storage=$2 logfile=$3
+  tansu broker --storage-engine "$storage" \
+    --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" >"$logfile" 2>&1 &
+  local pid=$!
+  wait_port 127.0.0.1 "$port" 30 || { cat "$logfile" >&2; return 1; }
+  echo "$pid"
+}

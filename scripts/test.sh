@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one test command: starts what the tests need, then runs fmt, clippy
+# and every test of the workspace. Tests start their own broker instances
+# (tansu, in memory, on random ports) through the test harness.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$LOGFLOW_ROOT"
+
+ensure_tansu
+ensure_postgres
+ensure_redis
+export TANSU_BIN="$(command -v tansu)"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

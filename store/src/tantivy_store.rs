@@ -1,1 +1,0 @@
-//! The embedded tantivy backend (being written).

@@ -1,0 +1,185 @@
+//! Aggregations are exact on a known data set.
+
+mod common;
+
+use common::*;
+use logflow_core::{Level, LogFilter, LogRecord};
+use logflow_store::{HistogramBucket, LogStore, TermCount};
+use std::time::Duration;
+
+/// (minute past 10:00, service, level, message)
+const DATA: &[(u32, &str, Level, &str)] = &[
+    (1, "api", Level::Info, "ok"),
+    (1, "api", Level::Error, "timeout calling db"),
+    (2, "api", Level::Error, "timeout calling db"),
+    (4, "payment", Level::Critical, "ledger corrupt"),
+    (4, "payment", Level::Error, "timeout calling db"),
+    (7, "payment", Level::Warn, "slow"),
+    (8, "auth", Level::Error, "bad token"),
+    (21, "auth", Level::Error, "bad token"),
+    (22, "api", Level::Info, "ok"),
+    (24, "api", Level::Debug, "cache miss"),
+];
+
+async fn fixture(store: &impl LogStore) {
+    let records: Vec<LogRecord> = DATA
+        .iter()
+        .map(|&(minute, service, level, message)| {
+            let ts = at(&format!("2026-11-22T10:{minute:02}:30Z"));
+            LogRecord::new(ts, service, level, message)
+        })
+        .collect();
+    store.write(batch(0, 0, records)).await.expect("write");
+}
+
+fn tc(key: &str, count: u64) -> TermCount {
+    TermCount {
+        key: key.into(),
+        count,
+    }
+}
+
+#[tokio::test]
+async fn counts_by_level_and_service_are_exact_and_most_frequent_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = writer(dir.path());
+    fixture(&store).await;
+    let all = LogFilter::default();
+
+    assert_eq!(store.count(&all).await.expect("count"), 10);
+    assert_eq!(
+        store.count_by_level(&all).await.expect("levels"),
+        vec![
+            tc("ERROR", 5),
+            tc("INFO", 2),
+            tc("CRITICAL", 1),
+            tc("DEBUG", 1),
+            tc("WARN", 1)
+        ]
+    );
+    assert_eq!(
+        store.count_by_service(&all).await.expect("services"),
+        vec![tc("api", 5), tc("payment", 3), tc("auth", 2)]
+    );
+    let payment = LogFilter {
+        services: vec!["payment".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.count_by_level(&payment).await.expect("levels"),
+        vec![tc("CRITICAL", 1), tc("ERROR", 1), tc("WARN", 1)]
+    );
+}
+
+#[tokio::test]
+async fn histogram_buckets_align_to_the_interval_and_omit_empty_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = writer(dir.path());
+    fixture(&store).await;
+
+    let buckets = store
+        .histogram(&LogFilter::default(), Duration::from_secs(300))
+        .await
+        .expect("histogram");
+    let bucket = |minute: u32, by_level: Vec<(Level, u64)>| HistogramBucket {
+        start: at(&format!("2026-11-22T10:{minute:02}:00Z")),
+        count: by_level.iter().map(|(_, c)| c).sum(),
+        by_level,
+    };
+    assert_eq!(
+        buckets,
+        vec![
+            bucket(
+                0,
+                vec![(Level::Info, 1), (Level::Error, 3), (Level::Critical, 1)]
+            ),
+            bucket(5, vec![(Level::Warn, 1), (Level::Error, 1)]),
+            bucket(
+                20,
+                vec![(Level::Debug, 1), (Level::Info, 1), (Level::Error, 1)]
+            ),
+        ]
+    );
+
+    let errors_from_10_02_30 = LogFilter {
+        levels: vec![Level::Error],
+        from: Some(at("2026-11-22T10:02:30Z")),
+        ..Default::default()
+    };
+    let buckets = store
+        .histogram(&errors_from_10_02_30, Duration::from_secs(3600))
+        .await
+        .expect("histogram");
+    assert_eq!(buckets.len(), 1);
+    assert_eq!(buckets[0].start, at("2026-11-22T10:00:00Z"));
+    assert_eq!(buckets[0].by_level, vec![(Level::Error, 4)]);
+}
+
+#[tokio::test]
+async fn top_errors_counts_error_and_critical_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = writer(dir.path());
+    fixture(&store).await;
+    let all = LogFilter::default();
+
+    assert_eq!(
+        store.top_errors(&all, 10).await.expect("top"),
+        vec![
+            tc("timeout calling db", 3),
+            tc("bad token", 2),
+            tc("ledger corrupt", 1)
+        ]
+    );
+    assert_eq!(
+        store.top_errors(&all, 1).await.expect("top"),
+        vec![tc("timeout calling db", 3)]
+    );
+    let payment = LogFilter {
+        services: vec!["payment".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.top_errors(&payment, 10).await.expect("top"),
+        vec![tc("ledger corrupt", 1), tc("timeout calling db", 1)]
+    );
+    let critical = LogFilter {
+        levels: vec![Level::Critical, Level::Info],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.top_errors(&critical, 10).await.expect("top"),
+        vec![tc("ledger corrupt", 1)]
+    );
+    let info = LogFilter {
+        levels: vec![Level::Info],
+        ..Default::default()
+    };
+    assert!(store.top_errors(&info, 10).await.expect("top").is_empty());
+}
+
+#[tokio::test]
+async fn top_errors_groups_long_messages_by_their_first_256_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = writer(dir.path());
+    let prefix = "é".repeat(200); // 400 bytes: the cut lands mid-character
+    let records = ["a", "b"]
+        .iter()
+        .map(|tail| {
+            LogRecord::new(
+                at("2026-11-22T10:00:00Z"),
+                "api",
+                Level::Error,
+                format!("{prefix}{tail}"),
+            )
+        })
+        .collect();
+    store.write(batch(0, 0, records)).await.expect("write");
+    let top = store
+        .top_errors(&LogFilter::default(), 10)
+        .await
+        .expect("top");
+    assert_eq!(top, vec![tc(&"é".repeat(128), 2)]);
+    // The stored message itself is whole.
+    let page = store.search(&Default::default()).await.expect("search");
+    assert!(page.hits.iter().all(|h| h.record.message.len() == 401));
+}
