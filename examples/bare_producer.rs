@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let kafka = KafkaArgs {
         bootstrap_servers: bootstrap.clone(),
         topic: topic.clone(),
+        partitions: 3,
     };
     let producer = producer(&kafka, ProducerTuning::default())?;
     let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file)?);

@@ -24,7 +24,7 @@ const TICK: Duration = Duration::from_millis(10);
 /// Returns how many records were written.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<u64, SinkError> {
     let mut sink = match config.output {
-        Output::Kafka => Sink::kafka(&config.kafka)?,
+        Output::Kafka => Sink::kafka(&config.kafka).await?,
         Output::Stdout => Sink::stdout(),
         Output::File => match &config.file {
             Some(path) => Sink::file(path)?,

@@ -61,7 +61,9 @@ impl Sink {
         })
     }
 
-    pub fn kafka(kafka: &KafkaArgs) -> Result<Sink, SinkError> {
+    /// Produces to the log topic, creating it first when missing.
+    pub async fn kafka(kafka: &KafkaArgs) -> Result<Sink, SinkError> {
+        logflow_kafka::ensure_topics(kafka, &[kafka.topic.as_str()]).await?;
         Ok(Sink::Kafka {
             producer: logflow_kafka::producer(kafka, ProducerTuning::default())?,
             topic: kafka.topic.clone(),

@@ -13,6 +13,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Kafka connection flags, shared by every role.
 #[derive(Debug, Clone, Args)]
@@ -27,6 +28,9 @@ pub struct KafkaArgs {
     /// The topic log records flow through.
     #[arg(long, env = "KAFKA_TOPIC", default_value = "logflow.logs")]
     pub topic: String,
+    /// Partitions for the topics LogFlow creates when they are missing.
+    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
+    pub partitions: i32,
 }
 
 impl KafkaArgs {
@@ -115,11 +119,8 @@ pub fn producer(
 
 /// Creates the given topics when they do not exist yet. An existing topic
 /// is fine; any other failure names the topic.
-pub async fn ensure_topics(
-    kafka: &KafkaArgs,
-    topics: &[&str],
-    partitions: i32,
-) -> Result<(), KafkaSetupError> {
+pub async fn ensure_topics(kafka: &KafkaArgs, topics: &[&str]) -> Result<(), KafkaSetupError> {
+    let partitions = kafka.partitions;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         .create()
@@ -155,4 +156,26 @@ pub async fn ensure_topics(
         }
     }
     Ok(())
+}
+
+/// [`ensure_topics`], retried with backoff while the broker is unreachable
+/// (a broker down at start-up only delays a role). Returns false if `stop`
+/// came first.
+pub async fn wait_for_topics(kafka: &KafkaArgs, topics: &[&str], stop: &CancellationToken) -> bool {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let attempt = tokio::select! {
+            attempt = ensure_topics(kafka, topics) => attempt,
+            _ = stop.cancelled() => return false,
+        };
+        match attempt {
+            Ok(()) => return true,
+            Err(error) => tracing::warn!(%error, retry_in = ?delay, "cannot create the topics yet"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.cancelled() => return false,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }

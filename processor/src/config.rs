@@ -53,10 +53,6 @@ pub struct Config {
     #[arg(long, env = "LOGFLOW_MAX_MESSAGE_BYTES", default_value_t = logflow_core::parse::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
 
-    /// Partitions for the log topic when the processor creates it.
-    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
-    pub partitions: i32,
-
     /// Memory the tantivy writer may use before it flushes a segment.
     #[arg(long, env = "LOGFLOW_INDEX_MEMORY_MB", default_value_t = 64)]
     pub index_memory_mb: usize,

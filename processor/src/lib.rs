@@ -12,6 +12,7 @@ pub mod decode;
 pub mod dlq;
 pub mod metrics;
 mod pipeline;
+mod resume;
 mod retention;
 
 pub use config::Config;

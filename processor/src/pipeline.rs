@@ -5,15 +5,16 @@ use crate::config::Config;
 use crate::decode::{DeadLetter, Decoded, Decoder};
 use crate::dlq;
 use crate::metrics::Metrics;
+use crate::resume::{Positions, Verdict};
 use crate::ProcessorError;
 use chrono::Utc;
 use logflow_core::redact::Redactor;
-use logflow_kafka::ensure_topics;
+use logflow_kafka::wait_for_topics;
 use logflow_store::{LogStore, NewRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -47,11 +48,7 @@ pub async fn run(
     let kafka = &config.kafka;
     let dlq_topic = kafka.dlq_topic();
     let topics = [kafka.topic.as_str(), dlq_topic.as_str()];
-    let created = retry_until_shutdown("creating Kafka topics", &shutdown, || {
-        ensure_topics(kafka, &topics, config.partitions)
-    })
-    .await;
-    if created.is_none() {
+    if !wait_for_topics(kafka, &topics, &shutdown).await {
         return Ok(());
     }
 
@@ -95,6 +92,8 @@ fn consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        // A crashed member's partitions move to the others after this long.
+        .set("session.timeout.ms", "10000")
         .set("fetch.min.bytes", "65536")
         .set("fetch.wait.max.ms", "100")
         // Bounds what librdkafka prefetches per partition.
@@ -106,13 +105,15 @@ fn consumer_config(config: &Config) -> ClientConfig {
 /// Reads messages into batches bounded by size and time, decoding as it
 /// goes, and hands each batch to the writer. Stops at shutdown.
 async fn consume_loop(
-    consumer: &StreamConsumer,
+    consumer: &Arc<StreamConsumer>,
     decoder: &Decoder,
     config: &Config,
     tx: mpsc::Sender<Batch>,
     metrics: &Metrics,
     shutdown: &CancellationToken,
 ) {
+    let mut positions = Positions::default();
+    let topic = config.kafka.topic.as_str();
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -120,7 +121,15 @@ async fn consume_loop(
         };
         let mut batch = Batch::default();
         match first {
-            Ok(msg) => add(&mut batch, decoder, &msg),
+            Ok(msg) => {
+                if positions
+                    .check(consumer, topic, msg.partition(), msg.offset())
+                    .await
+                    == Verdict::Accept
+                {
+                    add(&mut batch, decoder, &msg);
+                }
+            }
             Err(err) => {
                 tracing::warn!(%err, "Kafka consumer error; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -130,13 +139,24 @@ async fn consume_loop(
         let deadline = Instant::now() + config.batch_wait;
         while batch.len() < config.batch_size {
             match timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(msg)) => add(&mut batch, decoder, &msg),
+                Ok(Ok(msg)) => {
+                    if positions
+                        .check(consumer, topic, msg.partition(), msg.offset())
+                        .await
+                        == Verdict::Accept
+                    {
+                        add(&mut batch, decoder, &msg);
+                    }
+                }
                 Ok(Err(err)) => {
                     tracing::warn!(%err, "Kafka consumer error");
                     break;
                 }
                 Err(_) => break,
             }
+        }
+        if batch.len() == 0 {
+            continue;
         }
         Metrics::add(&metrics.consumed, batch.len());
         if tx.send(batch).await.is_err() {
@@ -206,6 +226,12 @@ async fn write_batch(
         };
         Metrics::add(&metrics.indexed, outcome.indexed);
         Metrics::add(&metrics.duplicates, outcome.duplicates);
+        if outcome.duplicates > 0 {
+            tracing::info!(
+                duplicates = outcome.duplicates,
+                "skipped records a previous run already stored (replay after a restart)"
+            );
+        }
     }
     if !batch.dead.is_empty() {
         let sent = retry_until_shutdown("writing to the dead-letter topic", shutdown, || {

@@ -67,7 +67,8 @@ impl Acknowledger {
 
     /// Runs until every source has closed and every record is settled, or
     /// until `give_up` (shutdown took too long); then writes the final
-    /// checkpoints.
+    /// checkpoints (if anything changed: a run that opened nothing must not
+    /// overwrite the previous run's checkpoints).
     pub async fn run(
         mut self,
         mut events: mpsc::UnboundedReceiver<Event>,
@@ -100,7 +101,6 @@ impl Acknowledger {
                 }
             }
         }
-        self.dirty = true;
         self.save().await
     }
 

@@ -14,11 +14,6 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
-    /// Partitions for the log topic when the shipper is the first to create
-    /// it (the processor creates it the same way).
-    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
-    pub partitions: i32,
-
     /// Files to tail, as glob patterns (repeatable; comma-separated in the
     /// variable). Files that start matching while running are picked up.
     #[arg(

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use logflow_kafka::{ensure_topics, producer_config, KafkaArgs};
+use logflow_kafka::{producer_config, wait_for_topics};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -51,7 +51,8 @@ use send::{Halt, SendContext, SourceSender};
 const MESSAGE_OVERHEAD: usize = 64 * 1024;
 
 /// Ships until `shutdown` is cancelled (or, with only `--stdin`, until stdin
-/// ends and every record is acknowledged). On shutdown: stops reading,
+/// ends and every record is acknowledged). Creates the log topic first,
+/// waiting for the broker if it is down. On shutdown: stops reading,
 /// waits up to `--shutdown-timeout-ms` for outstanding acknowledgements,
 /// writes the final checkpoints and returns. Returns the first error of any
 /// source (each is also logged when it happens) after shutting down.
@@ -90,14 +91,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Ship
         events,
     ));
     let stop = shutdown.child_token();
-    tokio::spawn(create_topic(
-        config.kafka.clone(),
-        config.partitions,
-        stop.clone(),
-    ));
+    let topic_ready = wait_for_topics(&config.kafka, &[config.kafka.topic.as_str()], &stop).await;
 
     let mut sources = JoinSet::new();
-    if config.stdin {
+    if topic_ready && config.stdin {
         let service = config.service.clone().unwrap_or_else(|| "stdin".to_owned());
         let source_stop = stop.child_token();
         let sender = SourceSender::open(
@@ -117,7 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Ship
             }
         });
     }
-    if !config.files.is_empty() {
+    if topic_ready && !config.files.is_empty() {
         sources.spawn(tail::watch(
             Arc::clone(&ctx),
             config.files.clone(),
@@ -172,29 +169,4 @@ fn create_producer(config: &Config) -> Result<FutureProducer, ShipperError> {
             servers: config.kafka.bootstrap_servers.clone(),
             source,
         })
-}
-
-/// Creates the log topic when missing, retrying in the background while the
-/// broker is unreachable: records wait in the producer meanwhile, so a
-/// broker that is down at start-up only delays shipping.
-async fn create_topic(kafka: KafkaArgs, partitions: i32, stop: CancellationToken) {
-    let topics = [kafka.topic.as_str()];
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let attempt = tokio::select! {
-            attempt = ensure_topics(&kafka, &topics, partitions) => attempt,
-            _ = stop.cancelled() => return,
-        };
-        match attempt {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?delay, "cannot create the log topic yet")
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.cancelled() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
 }

@@ -7,7 +7,7 @@
 //! Without DIR the index goes to a temporary directory removed at the end.
 
 use chrono::{Duration, Utc};
-use logflow_core::{Level, LogRecord, RecordId};
+use logflow_core::{Level, LogFilter, LogQuery, LogRecord, RecordId};
 use logflow_store::tantivy_store::{OpenMode, TantivyStore, WriterOptions};
 use logflow_store::{LogStore, NewRecord};
 use serde_json::json;
@@ -97,6 +97,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.documents,
         stats.size_bytes as f64 / (1024.0 * 1024.0),
         stats.indexes,
+    );
+
+    // For a feel of read latency on what was just written.
+    let timed = Instant::now();
+    let page = store.search(&LogQuery::default()).await?;
+    let search_ms = timed.elapsed().as_secs_f64() * 1e3;
+    let timed = Instant::now();
+    let levels = store.count_by_level(&LogFilter::default()).await?;
+    let levels_ms = timed.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "newest {} of all: {search_ms:.1} ms; count by level ({} levels): {levels_ms:.1} ms",
+        page.hits.len(),
+        levels.len(),
     );
     Ok(())
 }

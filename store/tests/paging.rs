@@ -99,3 +99,25 @@ async fn paging_keeps_the_filter_and_ends_without_a_cursor_on_an_exact_fit() {
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, vec![625, 625]);
 }
+
+#[tokio::test]
+async fn paging_is_exact_across_many_segments_with_overlapping_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = writer(dir.path());
+    // 20 batches (one segment each until merged); batch b holds seconds
+    // b, b+20, b+40, ... so every segment spans almost the whole range, and
+    // the last batches also repeat earlier instants.
+    let base = at("2026-11-22T08:00:00Z");
+    for b in 0..20i64 {
+        let records: Vec<LogRecord> = (0..50i64)
+            .map(|i| {
+                let second = if b >= 15 { i * 3 } else { b + i * 20 };
+                LogRecord::new(base + Duration::seconds(second), "api", Level::Info, "tick")
+            })
+            .collect();
+        store.write(batch(0, b * 50, records)).await.expect("write");
+    }
+    let pages = all_pages(&store, &LogFilter::default(), 30).await;
+    assert_eq!(pages.iter().map(Vec::len).sum::<usize>(), 1000);
+    assert_strictly_newest_first(&pages);
+}

@@ -209,6 +209,8 @@ async fn message_queries_support_words_phrases_booleans_and_fields() {
         vec![1]
     );
     assert_eq!(matches(&store, text("service:auth")).await, vec![4]);
+    assert_eq!(matches(&store, text("correlation_id:c-2")).await, vec![1]);
+    assert_eq!(matches(&store, text("id:logflow.logs-0-3")).await, vec![3]);
     assert_eq!(
         matches(&store, text("level:CRITICAL OR host:web-2")).await,
         vec![5, 1]

@@ -41,6 +41,17 @@ pub enum OpenMode {
 }
 
 /// The tantivy [`LogStore`]. Cheap to share: wrap it in an `Arc`.
+///
+/// Behaviour callers can see:
+/// - Text queries use tantivy's syntax over the message with words ANDed
+///   (`connection refused` needs both); `"a b"` phrases, `OR`, `a -b` /
+///   `a NOT b` (not `a AND NOT b`, which tantivy reads as matching
+///   nothing), and `field:value` on `service`, `level`, `host`,
+///   `correlation_id`, `trace_id`, `id` and `fields.<path>` (dots in keys
+///   are paths: `fields.http.status:502`).
+/// - Histograms omit empty buckets; buckets start at multiples of the
+///   interval since the Unix epoch.
+/// - Timestamps are kept to the microsecond.
 pub struct TantivyStore {
     inner: Arc<Inner>,
 }

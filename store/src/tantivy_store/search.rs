@@ -7,13 +7,16 @@ use super::schema::{LogSchema, SEQ, TIMESTAMP};
 use crate::{SearchPage, StoreError};
 use logflow_core::query::MAX_LIMIT;
 use logflow_core::{Cursor, LogQuery, StoredLog};
+use std::cmp::Reverse;
 use std::sync::Arc;
 use tantivy::collector::sort_key::NaturalComparator;
-use tantivy::collector::{DocSetCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
+use tantivy::collector::{
+    Collector, DocSetCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs,
+};
 use tantivy::columnar::Column;
-use tantivy::query::{Query, TermQuery};
+use tantivy::query::{EnableScoring, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DateTime, DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{DateTime, DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
 /// A record's place in the total order: (timestamp µs, seq), larger first.
 type Key = (i64, u64);
@@ -33,7 +36,7 @@ pub(crate) fn search(catalog: &Catalog, query: &LogQuery) -> Result<SearchPage, 
     let want = limit + 1;
     let before = query.cursor.map(|c| (c.timestamp_micros, c.seq));
 
-    let mut ranked: Vec<(Key, Arc<DayIndex>, tantivy::Searcher, DocAddress)> = Vec::new();
+    let mut ranked: Vec<(Key, Arc<DayIndex>, Searcher, DocAddress)> = Vec::new();
     for day in catalog.newest_first()? {
         if ranked.len() >= want {
             break;
@@ -54,14 +57,9 @@ pub(crate) fn search(catalog: &Catalog, query: &LogQuery) -> Result<SearchPage, 
             _ => base.box_clone(),
         };
         let searcher = day.reader.searcher();
-        let collector = TopDocs::with_limit(want - ranked.len()).order_by(NewestFirst { before });
-        let top = searcher
-            .search(&query, &collector)
-            .map_err(|e| index_error(&day.name, e))?;
-        for (key, address) in top {
-            if let Some(key) = key {
-                ranked.push((key, day.clone(), searcher.clone(), address));
-            }
+        for (key, address) in newest_of_day(&day, &searcher, &*query, want - ranked.len(), before)?
+        {
+            ranked.push((key, day.clone(), searcher.clone(), address));
         }
     }
 
@@ -79,6 +77,53 @@ pub(crate) fn search(catalog: &Catalog, query: &LogQuery) -> Result<SearchPage, 
         .map(|(_, day, searcher, address)| fetch(schema, &day, &searcher, address))
         .collect::<Result<_, _>>()?;
     Ok(SearchPage { hits, next_cursor })
+}
+
+/// The `want` newest matches of one day, segment by segment from the one
+/// with the newest records: once `want` are found, a segment whose newest
+/// record is older than all of them is skipped without being read, so a
+/// "latest logs" page costs the recent segments, not the whole day.
+fn newest_of_day(
+    day: &DayIndex,
+    searcher: &Searcher,
+    query: &dyn Query,
+    want: usize,
+    before: Option<Key>,
+) -> Result<Vec<(Key, DocAddress)>, StoreError> {
+    let err = |e| index_error(&day.name, e);
+    let collector = TopDocs::with_limit(want).order_by(NewestFirst { before });
+    let weight = query
+        .weight(EnableScoring::disabled_from_searcher(searcher))
+        .map_err(err)?;
+    let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        // An upper bound of the segment's timestamps, from column metadata.
+        let newest = segment
+            .fast_fields()
+            .date(TIMESTAMP)
+            .map_err(err)?
+            .max_value();
+        segments.push((newest.into_timestamp_micros(), ord as u32, segment));
+    }
+    segments.sort_unstable_by_key(|(newest, ..)| Reverse(*newest));
+    let mut top: Vec<(Key, DocAddress)> = Vec::with_capacity(want);
+    for (newest, ord, segment) in segments {
+        if top.len() >= want && top.last().is_some_and(|(oldest, _)| newest < oldest.0) {
+            break;
+        }
+        let fruit = collector
+            .collect_segment(weight.as_ref(), ord, segment)
+            .map_err(err)?;
+        let found = collector.merge_fruits(vec![fruit]).map_err(err)?;
+        top.extend(
+            found
+                .into_iter()
+                .filter_map(|(key, address)| Some((key?, address))),
+        );
+        top.sort_unstable_by_key(|(key, _)| Reverse(*key));
+        top.truncate(want);
+    }
+    Ok(top)
 }
 
 /// The record with document id `id`, looked up newest day first.
@@ -103,7 +148,7 @@ pub(crate) fn get(catalog: &Catalog, id: &str) -> Result<Option<StoredLog>, Stor
 fn fetch(
     schema: &LogSchema,
     day: &DayIndex,
-    searcher: &tantivy::Searcher,
+    searcher: &Searcher,
     address: DocAddress,
 ) -> Result<StoredLog, StoreError> {
     let doc: TantivyDocument = searcher

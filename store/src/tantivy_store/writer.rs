@@ -11,6 +11,7 @@ use logflow_core::RecordId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tantivy::indexer::IndexWriterOptions;
+use tantivy::merge_policy::LogMergePolicy;
 use tantivy::IndexWriter;
 
 /// How much memory and how many threads the index writers may use.
@@ -109,6 +110,16 @@ impl Offsets {
     }
 }
 
+/// Tantivy's log-structured policy, merging 16 segments at a time instead
+/// of 8: every batch commit makes a small segment, and wider merges rewrite
+/// each document fewer times, which leaves more CPU for indexing. Searches
+/// stay cheap because they skip segments older than the page they fill.
+fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(16);
+    policy
+}
+
 /// An open writer and the offsets its last commit recorded.
 struct DayWriter {
     day: NaiveDate,
@@ -194,7 +205,8 @@ impl Writers {
             // Merging competes with indexing for the same two cores.
             .num_merge_threads(1)
             .build();
-        let writer = index.index.writer_with_options(options).map_err(err)?;
+        let writer: IndexWriter = index.index.writer_with_options(options).map_err(err)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
         let metas = index.index.load_metas().map_err(err)?;
         let committed = Offsets::from_payload(metas.payload.as_deref()).map_err(|reason| {
             StoreError::Index {
