@@ -5,7 +5,7 @@
 //! `cargo run --release --example bare_producer -- BOOTSTRAP TOPIC FILE`
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use logflow_kafka::{producer, KafkaArgs, ProducerTuning};
+use logflow_kafka::{ensure_topics, producer, KafkaArgs, ProducerTuning};
 use rdkafka::producer::FutureRecord;
 use std::io::BufRead;
 use std::time::Instant;
@@ -20,7 +20,9 @@ async fn main() -> anyhow::Result<()> {
         bootstrap_servers: bootstrap.clone(),
         topic: topic.clone(),
         partitions: 3,
+        replication_factor: 1,
     };
+    ensure_topics(&kafka, &[topic.as_str()]).await?;
     let producer = producer(&kafka, ProducerTuning::default())?;
     let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file)?);
     let start = Instant::now();

@@ -31,7 +31,7 @@ pub struct Config {
     pub file: Option<PathBuf>,
 
     /// Logs per second (0 = as fast as possible).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, value_parser = non_negative)]
     pub rate: f64,
 
     /// Stop after this many logs.
@@ -47,7 +47,7 @@ pub struct Config {
     pub services: Vec<String>,
 
     /// Chance that a record is an error in steady state.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = ratio)]
     pub error_ratio: f64,
 
     /// Start a traffic spike this long after the start (e.g. 30s).
@@ -55,7 +55,7 @@ pub struct Config {
     pub spike_at: Option<Duration>,
 
     /// Rate multiplier during the spike.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = non_negative)]
     pub spike_factor: f64,
 
     /// How long the spike lasts.
@@ -71,12 +71,28 @@ pub struct Config {
     pub error_burst_duration: Duration,
 
     /// Chance that a record is an error during the burst.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = ratio)]
     pub error_burst_ratio: f64,
 
     /// Random seed, for reproducible runs.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// A finite number of at least 0.
+fn non_negative(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{value:?} is not a number of at least 0")),
+    }
+}
+
+/// A probability between 0 and 1.
+fn ratio(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{value:?} is not a ratio between 0 and 1")),
+    }
 }
 
 impl Config {

@@ -24,12 +24,15 @@ const TICK: Duration = Duration::from_millis(10);
 /// Returns how many records were written.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<u64, SinkError> {
     let mut sink = match config.output {
-        Output::Kafka => Sink::kafka(&config.kafka).await?,
+        Output::Kafka => Sink::kafka(&config.kafka, &shutdown).await?,
         Output::Stdout => Sink::stdout(),
-        Output::File => match &config.file {
-            Some(path) => Sink::file(path)?,
-            None => Sink::stdout(),
-        },
+        // clap requires --file with --output file.
+        Output::File => Sink::file(
+            config
+                .file
+                .as_deref()
+                .unwrap_or(std::path::Path::new("generated.log")),
+        )?,
     };
     let scenario = config.scenario();
     let mut factory = FlowFactory::new(config.seed, config.services.clone());
@@ -57,8 +60,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<u64, Sin
         }
         let ratio = scenario.error_ratio_at(elapsed);
         // Unlimited rate: write a chunk, then yield so shutdown is seen.
+        // At most 1000 records between looks at the clock and at shutdown.
         let target = if rate > 0.0 {
-            due.floor() as u64
+            (due.floor() as u64).min(written + 1000)
         } else {
             written + 1000
         };

@@ -3,9 +3,11 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use logflow_core::LogRecord;
 use logflow_kafka::{KafkaArgs, ProducerTuning};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::io::Write;
 use std::path::Path;
+use tokio_util::sync::CancellationToken;
 
 /// Records in flight to Kafka before the generator waits for acks.
 const MAX_IN_FLIGHT: usize = 50_000;
@@ -61,9 +63,15 @@ impl Sink {
         })
     }
 
-    /// Produces to the log topic, creating it first when missing.
-    pub async fn kafka(kafka: &KafkaArgs) -> Result<Sink, SinkError> {
-        logflow_kafka::ensure_topics(kafka, &[kafka.topic.as_str()]).await?;
+    /// Produces to the log topic, creating it first when missing (waiting
+    /// for the broker like every other role).
+    pub async fn kafka(kafka: &KafkaArgs, shutdown: &CancellationToken) -> Result<Sink, SinkError> {
+        if !logflow_kafka::wait_for_topics(kafka, &[kafka.topic.as_str()], shutdown).await {
+            return Err(SinkError::Kafka {
+                topic: kafka.topic.clone(),
+                reason: "shut down before the topic could be created".into(),
+            });
+        }
         Ok(Sink::Kafka {
             producer: logflow_kafka::producer(kafka, ProducerTuning::default())?,
             topic: kafka.topic.clone(),
@@ -102,7 +110,10 @@ impl Sink {
                             return Ok(());
                         }
                         // The local queue is full: wait for acks, then retry.
-                        Err((_, rejected)) => {
+                        Err((
+                            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                            rejected,
+                        )) => {
                             pending = rejected;
                             match in_flight.next().await {
                                 Some(done) => ack(Some(done), topic)?,
@@ -110,6 +121,12 @@ impl Sink {
                                     tokio::time::sleep(std::time::Duration::from_millis(10)).await
                                 }
                             }
+                        }
+                        Err((err, _)) => {
+                            return Err(SinkError::Kafka {
+                                topic: topic.clone(),
+                                reason: err.to_string(),
+                            })
                         }
                     }
                 }

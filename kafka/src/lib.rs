@@ -31,6 +31,10 @@ pub struct KafkaArgs {
     /// Partitions for the topics LogFlow creates when they are missing.
     #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
     pub partitions: i32,
+    /// Replicas for the topics LogFlow creates (3 on a production cluster,
+    /// so that `acks=all` protects against a broker loss).
+    #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
+    pub replication_factor: i32,
 }
 
 impl KafkaArgs {
@@ -97,8 +101,8 @@ pub fn producer_config(kafka: &KafkaArgs, tuning: ProducerTuning) -> ClientConfi
             tuning.max_buffered.to_string(),
         )
         .set("queue.buffering.max.kbytes", "262144")
-        // Keep retrying while the broker is away; a record is given up only
-        // after this long, and then the caller sees the error.
+        // 0 = no delivery timeout: keep retrying while the broker is away,
+        // never give a record up. Memory stays bounded by the queue limits.
         .set("message.timeout.ms", "0")
         .set("log_level", "4");
     cfg
@@ -130,7 +134,13 @@ pub async fn ensure_topics(kafka: &KafkaArgs, topics: &[&str]) -> Result<(), Kaf
         })?;
     let new: Vec<NewTopic> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .map(|t| {
+            NewTopic::new(
+                t,
+                partitions,
+                TopicReplication::Fixed(kafka.replication_factor),
+            )
+        })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results =

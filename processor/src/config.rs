@@ -27,17 +27,22 @@ pub struct Config {
     #[arg(long, env = "LOGFLOW_BATCH_SIZE", default_value_t = 20_000)]
     pub batch_size: usize,
 
+    /// Most payload megabytes read into one batch (bounds memory as the
+    /// count does; a batch holds at most this plus one message).
+    #[arg(long, env = "LOGFLOW_BATCH_MB", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch_mb: u32,
+
     /// Longest a batch waits to fill before it is indexed anyway; bounds how
     /// soon a record becomes searchable when traffic is light.
     #[arg(long, env = "LOGFLOW_BATCH_WAIT", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub batch_wait: Duration,
 
     /// Indexes whose day ended more than this many days ago are dropped.
-    #[arg(long, env = "RETENTION_DAYS", default_value_t = 30)]
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
 
     /// How often retention runs.
-    #[arg(long, env = "LOGFLOW_RETENTION_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LOGFLOW_RETENTION_INTERVAL", default_value = "1h", value_parser = at_least_a_second)]
     pub retention_interval: Duration,
 
     /// Extra redaction regexes (repeat the flag, or comma-separate in the
@@ -62,7 +67,21 @@ pub struct Config {
     pub index_threads: usize,
 }
 
+/// A duration of at least one second, e.g. `1h`, `30m`.
+fn at_least_a_second(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+        Ok(_) => Err("must be at least 1s".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl Config {
+    /// [`Config::batch_mb`] in bytes.
+    pub fn batch_bytes(&self) -> usize {
+        self.batch_mb as usize * 1024 * 1024
+    }
+
     /// The folder holding the daily indexes.
     pub fn index_dir(&self) -> PathBuf {
         self.data_dir.join("indexes")

@@ -15,13 +15,20 @@ pub const HEADER_HOST: &str = "logflow.host";
 /// Header the shipper sets when it had to cut an over-long line.
 pub const HEADER_TRUNCATED: &str = "logflow.truncated";
 
+/// The most bytes of an unreadable message the dead-letter topic keeps: a
+/// message the broker accepted may be larger than the dead-letter producer
+/// may send, and a send that can never succeed would stall the pipeline.
+pub const MAX_DEAD_LETTER_BYTES: usize = 512 * 1024;
+
 /// A message that could not be turned into a record. It keeps the original
-/// key and bytes so nothing is lost.
+/// key and bytes (up to [`MAX_DEAD_LETTER_BYTES`]) so nothing is lost.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub origin: RecordId,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
+    /// The original payload's length, when `payload` was cut.
+    pub original_bytes: Option<usize>,
     /// Short stable code, e.g. `invalid_json`.
     pub reason: &'static str,
     /// Human-readable explanation.
@@ -39,13 +46,17 @@ pub enum Decoded {
 pub struct Decoder {
     redactor: Redactor,
     max_message_bytes: usize,
+    /// Records older than this would land in an index retention is about
+    /// to drop: they are dead-lettered instead of silently expiring.
+    retention: chrono::Duration,
 }
 
 impl Decoder {
-    pub fn new(redactor: Redactor, max_message_bytes: usize) -> Self {
+    pub fn new(redactor: Redactor, max_message_bytes: usize, retention_days: u32) -> Self {
         Decoder {
             redactor,
             max_message_bytes,
+            retention: chrono::Duration::days(i64::from(retention_days)),
         }
     }
 
@@ -78,7 +89,32 @@ impl Decoder {
             now,
             max_message_bytes: self.max_message_bytes,
         };
+        let dead = |reason: &'static str, detail: String| {
+            let cut = payload.len().min(MAX_DEAD_LETTER_BYTES);
+            Decoded::Dead(Box::new(DeadLetter {
+                origin: origin.clone(),
+                key: msg.key().map(<[u8]>::to_vec),
+                payload: payload[..cut].to_vec(),
+                original_bytes: (cut < payload.len()).then_some(payload.len()),
+                reason,
+                detail,
+            }))
+        };
         match parse_record(payload, &ctx) {
+            Ok(record)
+                if now
+                    .checked_sub_signed(self.retention)
+                    .is_some_and(|oldest| record.timestamp < oldest) =>
+            {
+                dead(
+                    "expired",
+                    format!(
+                        "timestamp {} is older than the retention of {} days",
+                        record.timestamp.to_rfc3339(),
+                        self.retention.num_days()
+                    ),
+                )
+            }
             Ok(mut record) => {
                 if let Some(original) = truncated_from {
                     record
@@ -91,13 +127,7 @@ impl Decoder {
                 self.redactor.redact_record(&mut record);
                 Decoded::Record(Box::new(NewRecord { id: origin, record }))
             }
-            Err(err) => Decoded::Dead(Box::new(DeadLetter {
-                origin,
-                key: msg.key().map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
-                reason: err.reason(),
-                detail: err.to_string(),
-            })),
+            Err(err) => dead(err.reason(), err.to_string()),
         }
     }
 }

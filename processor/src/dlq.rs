@@ -14,6 +14,8 @@ pub const HEADER_REASON: &str = "logflow.dlq.reason";
 pub const HEADER_DETAIL: &str = "logflow.dlq.detail";
 /// Header with the original `topic-partition-offset`.
 pub const HEADER_ORIGIN: &str = "logflow.dlq.origin";
+/// Header with the original payload length, present when it was cut.
+pub const HEADER_ORIGINAL_BYTES: &str = "logflow.dlq.original_bytes";
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {origin} to dead-letter topic {topic}: {reason}")]
@@ -32,7 +34,8 @@ pub async fn send_all(
 ) -> Result<(), DlqError> {
     let sends = letters.iter().map(|letter| async move {
         let origin = letter.origin.to_string();
-        let headers = OwnedHeaders::new()
+        let original_bytes = letter.original_bytes.map(|n| n.to_string());
+        let mut headers = OwnedHeaders::new()
             .insert(Header {
                 key: HEADER_REASON,
                 value: Some(letter.reason),
@@ -45,6 +48,12 @@ pub async fn send_all(
                 key: HEADER_ORIGIN,
                 value: Some(&origin),
             });
+        if let Some(n) = &original_bytes {
+            headers = headers.insert(Header {
+                key: HEADER_ORIGINAL_BYTES,
+                value: Some(n),
+            });
+        }
         let mut record = FutureRecord::to(topic)
             .payload(&letter.payload)
             .headers(headers);

@@ -2,9 +2,11 @@
 //! messages in batches, parses and redacts them, indexes them into the store
 //! and commits the Kafka offsets only after the store committed.
 //!
-//! Two tasks form a pipeline so both cores work: the consume task decodes the
-//! next batch while the write task indexes the previous one. A channel of one
-//! batch between them keeps memory bounded when the store is slow.
+//! Two concurrent loops form a pipeline so both cores work: the consume loop
+//! decodes the next batch while the write loop indexes the previous one (the
+//! tantivy work runs on a blocking thread). A channel of one batch between
+//! them, and batches bounded in count and bytes, keep memory bounded when
+//! the store is slow.
 
 mod backoff;
 pub mod config;
@@ -68,6 +70,8 @@ pub async fn run_with_metrics(
     ));
     let result = pipeline::run(&config, store, redactor, metrics, shutdown.clone()).await;
     shutdown.cancel();
-    let _ = retention.await;
+    if let Err(err) = retention.await {
+        tracing::error!(%err, "the retention task failed");
+    }
     result
 }

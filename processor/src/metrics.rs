@@ -13,7 +13,8 @@ pub struct Metrics {
     pub duplicates: AtomicU64,
     /// Messages sent to the dead-letter topic.
     pub dead_lettered: AtomicU64,
-    /// Batches committed to the store and to Kafka.
+    /// Batches committed to the store (their Kafka offset commit may still
+    /// have failed, which only means a deduplicated replay).
     pub batches: AtomicU64,
 }
 

@@ -5,14 +5,14 @@ use crate::config::Config;
 use crate::decode::{DeadLetter, Decoded, Decoder};
 use crate::dlq;
 use crate::metrics::Metrics;
-use crate::resume::{Positions, Verdict};
+use crate::resume::{guard, LogConsumer, Positions, ResumeContext, Verdict};
 use crate::ProcessorError;
 use chrono::Utc;
 use logflow_core::redact::Redactor;
 use logflow_kafka::wait_for_topics;
 use logflow_store::{LogStore, NewRecord};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -22,6 +22,10 @@ use tokio::time::{timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// Longest wait for Kafka to confirm an offset commit; a commit that does
+/// not finish is harmless (the batch is replayed and deduplicated).
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Records decoded from one stretch of the topic, and the offsets to commit
 /// once they are stored.
 #[derive(Default)]
@@ -30,6 +34,8 @@ struct Batch {
     dead: Vec<DeadLetter>,
     /// Per partition: the offset of the next message to read.
     next_offsets: BTreeMap<i32, i64>,
+    /// Payload bytes read, to bound a batch's memory as well as its count.
+    bytes: usize,
 }
 
 impl Batch {
@@ -52,12 +58,14 @@ pub async fn run(
         return Ok(());
     }
 
-    let consumer: Arc<StreamConsumer> = Arc::new(consumer_config(config).create().map_err(
-        |e| ProcessorError::Consumer {
-            group: config.group_id.clone(),
-            reason: e.to_string(),
-        },
-    )?);
+    let consumer: Arc<LogConsumer> = Arc::new(
+        consumer_config(config)
+            .create_with_context(ResumeContext::default())
+            .map_err(|e| ProcessorError::Consumer {
+                group: config.group_id.clone(),
+                reason: e.to_string(),
+            })?,
+    );
     consumer
         .subscribe(&[kafka.topic.as_str()])
         .map_err(|e| ProcessorError::Consumer {
@@ -68,7 +76,7 @@ pub async fn run(
     tracing::info!(topic = %kafka.topic, group = %config.group_id, "processor consuming");
 
     let (tx, rx) = mpsc::channel::<Batch>(1);
-    let decoder = Decoder::new(redactor, config.max_message_bytes);
+    let decoder = Decoder::new(redactor, config.max_message_bytes, config.retention_days);
     let writer = write_loop(
         rx,
         store,
@@ -92,8 +100,6 @@ fn consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        // A crashed member's partitions move to the others after this long.
-        .set("session.timeout.ms", "10000")
         .set("fetch.min.bytes", "65536")
         .set("fetch.wait.max.ms", "100")
         // Bounds what librdkafka prefetches per partition.
@@ -105,7 +111,7 @@ fn consumer_config(config: &Config) -> ClientConfig {
 /// Reads messages into batches bounded by size and time, decoding as it
 /// goes, and hands each batch to the writer. Stops at shutdown.
 async fn consume_loop(
-    consumer: &Arc<StreamConsumer>,
+    consumer: &Arc<LogConsumer>,
     decoder: &Decoder,
     config: &Config,
     tx: mpsc::Sender<Batch>,
@@ -121,15 +127,7 @@ async fn consume_loop(
         };
         let mut batch = Batch::default();
         match first {
-            Ok(msg) => {
-                if positions
-                    .check(consumer, topic, msg.partition(), msg.offset())
-                    .await
-                    == Verdict::Accept
-                {
-                    add(&mut batch, decoder, &msg);
-                }
-            }
+            Ok(msg) => read_into(&mut batch, &mut positions, consumer, topic, decoder, &msg).await,
             Err(err) => {
                 tracing::warn!(%err, "Kafka consumer error; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -137,22 +135,17 @@ async fn consume_loop(
             }
         }
         let deadline = Instant::now() + config.batch_wait;
-        while batch.len() < config.batch_size {
-            match timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(msg)) => {
-                    if positions
-                        .check(consumer, topic, msg.partition(), msg.offset())
-                        .await
-                        == Verdict::Accept
-                    {
-                        add(&mut batch, decoder, &msg);
+        while batch.len() < config.batch_size && batch.bytes < config.batch_bytes() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = timeout_at(deadline, consumer.recv()) => match next {
+                    Ok(Ok(msg)) => read_into(&mut batch, &mut positions, consumer, topic, decoder, &msg).await,
+                    Ok(Err(err)) => {
+                        tracing::warn!(%err, "Kafka consumer error");
+                        break;
                     }
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(%err, "Kafka consumer error");
-                    break;
-                }
-                Err(_) => break,
+                    Err(_) => break,
+                },
             }
         }
         if batch.len() == 0 {
@@ -165,8 +158,20 @@ async fn consume_loop(
     }
 }
 
-fn add<M: rdkafka::Message>(batch: &mut Batch, decoder: &Decoder, msg: &M) {
+/// Adds one message to the batch, unless the resume guard drops it.
+async fn read_into<M: Message>(
+    batch: &mut Batch,
+    positions: &mut Positions,
+    consumer: &Arc<LogConsumer>,
+    topic: &str,
+    decoder: &Decoder,
+    msg: &M,
+) {
+    if guard(positions, consumer, topic, msg.partition(), msg.offset()).await != Verdict::Accept {
+        return;
+    }
     batch.next_offsets.insert(msg.partition(), msg.offset() + 1);
+    batch.bytes += msg.payload().map_or(0, <[u8]>::len);
     match decoder.decode(msg, Utc::now()) {
         Decoded::Record(record) => batch.records.push(*record),
         Decoded::Dead(letter) => batch.dead.push(*letter),
@@ -180,7 +185,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Batch>,
     store: Arc<dyn LogStore>,
     producer: FutureProducer,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<LogConsumer>,
     topic: String,
     dlq_topic: String,
     metrics: Arc<Metrics>,
@@ -210,7 +215,7 @@ async fn write_batch(
     batch: &Batch,
     store: &dyn LogStore,
     producer: &FutureProducer,
-    consumer: &Arc<StreamConsumer>,
+    consumer: &Arc<LogConsumer>,
     topic: &str,
     dlq_topic: &str,
     metrics: &Metrics,
@@ -253,20 +258,22 @@ async fn write_batch(
         }
     }
     let consumer = consumer.clone();
-    let committed =
-        tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync)).await;
-    match committed {
-        Ok(Ok(())) => {}
+    let commit = tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync));
+    match tokio::time::timeout(COMMIT_TIMEOUT, commit).await {
+        Err(_) => {
+            tracing::warn!("offset commit timed out; the batch may be replayed (deduplicated)")
+        }
+        Ok(Ok(Ok(()))) => {}
         // The store already holds the batch: a replay after a failed commit
         // is skipped as duplicates, so this loses nothing.
-        Ok(Err(err)) => {
+        Ok(Ok(Err(err))) => {
             tracing::warn!(%err, "offset commit failed; the batch may be replayed (deduplicated)")
         }
-        Err(err) => tracing::warn!(%err, "offset commit task failed"),
+        Ok(Err(err)) => tracing::warn!(%err, "offset commit task failed"),
     }
     metrics
         .batches
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::debug!("batch committed");
+    tracing::debug!(offsets = ?batch.next_offsets, "batch stored");
     true
 }

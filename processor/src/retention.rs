@@ -20,7 +20,11 @@ pub async fn run(
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let cutoff = Utc::now() - ChronoDuration::days(i64::from(retention_days));
+        let Some(cutoff) =
+            Utc::now().checked_sub_signed(ChronoDuration::days(i64::from(retention_days)))
+        else {
+            return;
+        };
         match store.drop_before(cutoff).await {
             Ok(dropped) if !dropped.is_empty() => {
                 tracing::info!(?dropped, retention_days, "retention dropped old indexes")
