@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use logflow_testkit::{unique_topic, Broker, Reader};
 use std::io::Write;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ fn write_numbered_lines(path: &std::path::Path, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shipped_file_is_searchable_exactly_and_bad_lines_go_to_the_dlq() {
-    let broker = Broker::start();
+    let broker = Broker::start().await;
     let topic = unique_topic("e2e");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -40,7 +41,8 @@ async fn shipped_file_is_searchable_exactly_and_bad_lines_go_to_the_dlq() {
     ]);
     generate.arg("--file").arg(&logs);
     run_ok("generator", generate);
-    // Three lines nobody can parse, in the middle of good ones.
+    // Two lines nobody can parse, in the middle of good ones; a bracketed
+    // line is plain text, not broken JSON.
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&logs)
@@ -56,12 +58,12 @@ async fn shipped_file_is_searchable_exactly_and_bad_lines_go_to_the_dlq() {
 
     let mut processor = logflow("processor", &broker, &topic, &data);
     processor.arg("processor");
-    let _processor = spawn("processor", processor);
+    let mut processor = spawn("processor", processor);
     let mut shipper = logflow("shipper", &broker, &topic, &data);
     shipper.arg("shipper").arg("--file").arg(&logs);
-    let _shipper = spawn("shipper", shipper);
+    let mut shipper = spawn("shipper", shipper);
 
-    let expected = N + 1;
+    let expected = N + 2;
     let count = wait_until(
         "every good record indexed",
         Duration::from_secs(120),
@@ -73,30 +75,67 @@ async fn shipped_file_is_searchable_exactly_and_bad_lines_go_to_the_dlq() {
     .await;
     assert_eq!(count, expected);
 
-    let dead = read_topic(&broker, &format!("{topic}.dlq"), 3, Duration::from_secs(30)).await;
+    let dead = Reader::new(&broker.bootstrap(), &format!("{topic}.dlq"))
+        .await
+        .read(2, Duration::from_secs(30))
+        .await;
     let mut reasons: Vec<String> = dead
         .iter()
-        .filter_map(|m| header(m, "logflow.dlq.reason"))
+        .filter_map(|m| m.header("logflow.dlq.reason"))
         .collect();
     reasons.sort();
-    assert_eq!(reasons, ["invalid_json", "invalid_utf8", "not_an_object"]);
-    let payloads: Vec<&[u8]> = dead
-        .iter()
-        .filter_map(|m| rdkafka::Message::payload(m))
-        .collect();
+    assert_eq!(reasons, ["invalid_json", "invalid_utf8"]);
+    let payloads: Vec<&[u8]> = dead.iter().map(|m| m.payload.as_slice()).collect();
     assert!(
         payloads.contains(&&b"\xff\xfe not utf-8 \xc3\x28"[..]),
         "original bytes kept: {payloads:?}"
     );
 
-    // Nothing more arrives later: exactly N + 1.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Stop both cleanly (SIGTERM): nothing more can arrive, and nothing
+    // more did: exactly N + 2.
+    assert!(
+        shipper.terminate().success(),
+        "shipper exits cleanly on SIGTERM"
+    );
+    assert!(
+        processor.terminate().success(),
+        "processor exits cleanly on SIGTERM"
+    );
     assert_eq!(stored_count(&data).await, expected);
+
+    // The CLI finds the record that came after the bad lines, level mapped.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logflow"))
+        .args([
+            "search",
+            "after",
+            "--service",
+            "tail",
+            "--level",
+            "warn",
+            "--json",
+        ])
+        .env("LOGFLOW_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["message"], "after the bad ones");
+    assert_eq!(lines[0]["level"], "WARN");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processor_killed_mid_stream_ends_with_exactly_n() {
-    let broker = Broker::start();
+    let broker = Broker::start().await;
     let topic = unique_topic("kill-processor");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -133,7 +172,7 @@ async fn processor_killed_mid_stream_ends_with_exactly_n() {
     first.kill9();
     assert!(seen < N, "the kill should land mid-stream (saw {seen})");
 
-    let _second = start_processor();
+    let mut second = start_processor();
     let count = wait_until(
         "all records after the restart",
         Duration::from_secs(120),
@@ -144,13 +183,17 @@ async fn processor_killed_mid_stream_ends_with_exactly_n() {
     )
     .await;
     assert_eq!(count, N);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stored_count(&data).await, N, "no duplicates arrive later");
+    // A clean stop (SIGTERM) finishes in time, and nothing more arrived.
+    assert!(
+        second.terminate().success(),
+        "processor exits cleanly on SIGTERM"
+    );
+    assert_eq!(stored_count(&data).await, N, "no duplicates arrived later");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shipper_killed_mid_file_loses_nothing() {
-    let broker = Broker::start();
+    let broker = Broker::start().await;
     let topic = unique_topic("kill-shipper");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -164,28 +207,23 @@ async fn shipper_killed_mid_file_loses_nothing() {
         spawn("shipper", cmd)
     };
     let mut first = start_shipper();
-    // Kill once some records were acknowledged and checkpointed.
-    let checkpoints = data.join("shipper");
-    wait_until("a first checkpoint", Duration::from_secs(60), || async {
-        let any = std::fs::read_dir(&checkpoints)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false);
-        (any, ())
-    })
-    .await;
+    // Kill once a good part of the file was acknowledged by Kafka.
+    Reader::new(&broker.bootstrap(), &topic)
+        .await
+        .read(N / 10, Duration::from_secs(60))
+        .await;
     first.kill9();
     let _second = start_shipper();
 
-    let reader = TopicReader::new(&broker, &topic);
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut seen = vec![false; N];
     let (mut unique, mut total) = (0, 0);
     while unique < N {
         let Some(msg) = reader.try_next(deadline).await else {
             break;
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(rdkafka::Message::payload(&msg).unwrap()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
         let i = value["seq"].as_u64().unwrap() as usize;
         total += 1;
         if !std::mem::replace(&mut seen[i], true) {
@@ -200,4 +238,40 @@ async fn shipper_killed_mid_file_loses_nothing() {
     );
     // At most the unacknowledged tail is sent twice.
     assert!(total - N <= 100_000, "resent {} lines", total - N);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_is_shipped_and_the_shipper_exits_once_acknowledged() {
+    let broker = Broker::start().await;
+    let topic = unique_topic("stdin");
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = logflow("shipper", &broker, &topic, dir.path());
+    cmd.args(["shipper", "--stdin", "--service", "cli"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("start shipper");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The last line has no newline: at EOF it is still shipped.
+        stdin.write_all(b"first line\nsecond line").unwrap();
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "shipper --stdin exited with {status}");
+
+    let messages = Reader::new(&broker.bootstrap(), &topic)
+        .await
+        .read(2, Duration::from_secs(30))
+        .await;
+    let mut payloads: Vec<String> = messages.iter().map(|m| m.text()).collect();
+    payloads.sort();
+    assert_eq!(payloads, ["first line", "second line"]);
+    assert!(messages
+        .iter()
+        .all(|m| m.key.as_deref() == Some(&b"cli"[..])));
+    assert_eq!(
+        messages[0].header("logflow.source").as_deref(),
+        Some("stdin")
+    );
 }

@@ -8,10 +8,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{
-    append, as_file, free_port, numbered, texts, unique_topic, Broker, Reader, Shipper, WITHIN,
-};
+use common::{append, as_file, numbered, texts, Shipper, WITHIN};
 use logflow_shipper::{HEADER_HOST, HEADER_SERVICE, HEADER_SOURCE, HEADER_TRUNCATED};
+use logflow_testkit::{free_port, unique_topic, Broker, Reader};
 
 /// Long enough for anything wrongly shipped to show up.
 const QUIET: Duration = Duration::from_millis(1500);

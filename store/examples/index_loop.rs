@@ -50,6 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = start.elapsed().as_secs_f64();
     let stored = store.count(&LogFilter::default()).await?;
-    println!("{stored} of {n} records in {secs:.2}s = {:.0} records/s", n as f64 / secs);
+    println!(
+        "{stored} of {n} records in {secs:.2}s = {:.0} records/s",
+        n as f64 / secs
+    );
     Ok(())
 }
