@@ -28,23 +28,30 @@ export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$PORT LOG_LEVEL=warn
 log "generating $N records"
 $BIN generator --output file --file "$WORK/logs.jsonl" --rate 0 --count "$N" --seed 1
 
-# measure CMD...: runs CMD, prints "SECONDS PEAK_RSS_MB".
+# measure CMD...: runs CMD (its output discarded), prints "SECONDS PEAK_RSS_MB".
 measure() {
   local start end
   start=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$WORK/rss" "$@"
+  /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null
   end=$(date +%s.%N)
   echo "$(echo "$end - $start" | bc -l) $(( $(cat "$WORK/rss") / 1024 ))"
 }
 
-log "bare producer"
-read -r BARE_S BARE_MB < <(measure target/release/examples/bare_producer "127.0.0.1:$PORT" bench.bare "$WORK/logs.jsonl" >/dev/null)
-log "shipper"
-read -r SHIP_S SHIP_MB < <(KAFKA_TOPIC=bench.logs measure $BIN shipper --stdin --service bench <"$WORK/logs.jsonl")
+# Three alternating rounds, best of each: one run on a shared 2-core
+# machine varies by 10-15%; alternating keeps both sides under the same load.
+BARE_S=999999; SHIP_S=999999; BARE_MB=0; SHIP_MB=0
+for round in 1 2 3; do
+  log "round $round: bare producer"
+  read -r s mb < <(measure target/release/examples/bare_producer "127.0.0.1:$PORT" "bench.bare$round" "$WORK/logs.jsonl")
+  if (( $(echo "$s < $BARE_S" | bc) )); then BARE_S=$s; BARE_MB=$mb; fi
+  log "round $round: shipper"
+  read -r s mb < <(KAFKA_TOPIC="bench.logs$round" measure $BIN shipper --stdin --service bench <"$WORK/logs.jsonl")
+  if (( $(echo "$s < $SHIP_S" | bc) )); then SHIP_S=$s; SHIP_MB=$mb; fi
+done
 
 log "processor (end to end, until all $N are searchable)"
 DATA="$WORK/data"
-KAFKA_TOPIC=bench.logs LOGFLOW_DATA_DIR="$DATA" /usr/bin/time -f '%M' -o "$WORK/proc_rss" $BIN processor &
+KAFKA_TOPIC=bench.logs1 LOGFLOW_DATA_DIR="$DATA" /usr/bin/time -f '%M' -o "$WORK/proc_rss" $BIN processor &
 TIME_PID=$!
 # The clock starts at the first searchable record, so the consumer group's
 # join (a few seconds, once per start) is not counted as indexing time.
@@ -70,10 +77,10 @@ pct() { echo "100 * $1 / $2" | bc; }
 BARE_R=$(rate "$BARE_S"); SHIP_R=$(rate "$SHIP_S"); PROC_R=$(rate "$PROC_S"); LOOP_R=$(rate "$LOOP_S")
 cat <<EOT
 
-| what ($N records, $(nproc) cores) | records/s | peak RSS MB | vs baseline |
+| what ($N records, $(nproc) cores, best of 3 for the producers) | records/s | peak RSS MB | vs baseline |
 |---|---|---|---|
 | bare rdkafka producer (baseline) | $BARE_R | $BARE_MB | |
-| logflow shipper --stdin | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
+| logflow shipper --stdin (service, host, source headers; multi-line on) | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
 | plain tantivy loop (baseline; holds all records in memory) | $LOOP_R | $LOOP_MB | |
 | logflow processor, end to end | $PROC_R | $PROC_MB | $(pct "$PROC_R" "$LOOP_R")% of plain loop |
 EOT

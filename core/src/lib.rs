@@ -11,6 +11,7 @@ pub mod parse;
 pub mod query;
 pub mod record;
 pub mod redact;
+pub mod wire;
 
 pub use level::Level;
 pub use query::{Cursor, LogFilter, LogQuery, QueryError, TimeSpec};

@@ -24,7 +24,7 @@ pub struct Config {
     pub group_id: String,
 
     /// Most records indexed and committed together.
-    #[arg(long, env = "LOGFLOW_BATCH_SIZE", default_value_t = 20_000)]
+    #[arg(long, env = "LOGFLOW_BATCH_SIZE", default_value_t = 10_000)]
     pub batch_size: usize,
 
     /// Most payload megabytes read into one batch (bounds memory as the

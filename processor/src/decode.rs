@@ -4,16 +4,10 @@
 use chrono::{DateTime, Utc};
 use logflow_core::parse::{parse_record, Format, ParseContext};
 use logflow_core::redact::Redactor;
+use logflow_core::wire::{HEADER_HOST, HEADER_TRUNCATED};
 use logflow_core::RecordId;
 use logflow_store::NewRecord;
 use rdkafka::message::{Headers, Message};
-
-/// Header the shipper sets with the service name.
-pub const HEADER_SERVICE: &str = "logflow.service";
-/// Header the shipper sets with the host it read the line on.
-pub const HEADER_HOST: &str = "logflow.host";
-/// Header the shipper sets when it had to cut an over-long line.
-pub const HEADER_TRUNCATED: &str = "logflow.truncated";
 
 /// The most bytes of an unreadable message the dead-letter topic keeps: a
 /// message the broker accepted may be larger than the dead-letter producer
@@ -61,27 +55,23 @@ impl Decoder {
     }
 
     /// Parses and redacts one message. The service falls back to the
-    /// `logflow.service` header, then to the message key.
+    /// message key (the service name, by the wire contract).
     pub fn decode<M: Message>(&self, msg: &M, now: DateTime<Utc>) -> Decoded {
         let origin = RecordId::new(msg.topic(), msg.partition(), msg.offset());
         let payload = msg.payload().unwrap_or_default();
-        let mut service = None;
         let mut host = None;
         let mut truncated_from = None;
         if let Some(headers) = msg.headers() {
             for h in headers.iter() {
                 let value = h.value.and_then(|v| std::str::from_utf8(v).ok());
                 match h.key {
-                    HEADER_SERVICE => service = value,
                     HEADER_HOST => host = value,
                     HEADER_TRUNCATED => truncated_from = value.and_then(|v| v.parse::<u64>().ok()),
                     _ => {}
                 }
             }
         }
-        if service.is_none() {
-            service = msg.key().and_then(|k| std::str::from_utf8(k).ok());
-        }
+        let service = msg.key().and_then(|k| std::str::from_utf8(k).ok());
         let ctx = ParseContext {
             format: Format::Auto,
             service,

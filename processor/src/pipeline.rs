@@ -103,7 +103,7 @@ fn consumer_config(config: &Config) -> ClientConfig {
         .set("fetch.min.bytes", "65536")
         .set("fetch.wait.max.ms", "100")
         // Bounds what librdkafka prefetches per partition.
-        .set("queued.max.messages.kbytes", "32768")
+        .set("queued.max.messages.kbytes", "16384")
         .set("log_level", "4");
     cfg
 }
@@ -198,7 +198,7 @@ async fn write_loop(
             dead = batch.dead.len()
         );
         let done = write_batch(
-            &batch, &*store, &producer, &consumer, &topic, &dlq_topic, &metrics, &shutdown,
+            batch, &*store, &producer, &consumer, &topic, &dlq_topic, &metrics, &shutdown,
         )
         .instrument(span)
         .await;
@@ -212,7 +212,7 @@ async fn write_loop(
 /// are then not committed and it is read again after restart.
 #[allow(clippy::too_many_arguments)]
 async fn write_batch(
-    batch: &Batch,
+    batch: Batch,
     store: &dyn LogStore,
     producer: &FutureProducer,
     consumer: &Arc<LogConsumer>,
@@ -222,8 +222,9 @@ async fn write_batch(
     shutdown: &CancellationToken,
 ) -> bool {
     if !batch.records.is_empty() {
+        let records: Arc<[NewRecord]> = batch.records.into();
         let Some(outcome) = retry_until_shutdown("indexing a batch", shutdown, || {
-            store.write(batch.records.clone())
+            store.write(records.clone())
         })
         .await
         else {

@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Compression, Config};
 pub use error::ShipperError;
 pub use metrics::{snapshot as metrics_snapshot, MetricsSnapshot};
-pub use send::{HEADER_HOST, HEADER_SERVICE, HEADER_SOURCE, HEADER_TRUNCATED};
+pub use send::{HEADER_HOST, HEADER_SOURCE, HEADER_TRUNCATED};
 
 use ack::Acknowledger;
 use checkpoint::CheckpointFile;

@@ -22,12 +22,7 @@ use crate::metrics;
 use crate::records::{Assembler, Record};
 use crate::ShipperError;
 
-/// Header names every record carries.
-pub const HEADER_SERVICE: &str = "logflow.service";
-pub const HEADER_HOST: &str = "logflow.host";
-pub const HEADER_SOURCE: &str = "logflow.source";
-/// Present on cut lines only: the line's original length in bytes.
-pub const HEADER_TRUNCATED: &str = "logflow.truncated";
+pub use logflow_core::wire::{HEADER_HOST, HEADER_SOURCE, HEADER_TRUNCATED};
 
 /// Delivery futures are handed over this many at a time: large enough that
 /// the channel costs nothing per record, small enough that acknowledgements
@@ -142,11 +137,9 @@ impl SourceSender {
         stop: CancellationToken,
     ) -> Self {
         let source = ctx.next_source.fetch_add(1, Ordering::Relaxed);
-        let headers = OwnedHeaders::new_with_capacity(4)
-            .insert(Header {
-                key: HEADER_SERVICE,
-                value: Some(&service),
-            })
+        // The service is the message key; headers say only what the key
+        // and the line cannot.
+        let headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header {
                 key: HEADER_HOST,
                 value: Some(&ctx.host),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{append, as_file, numbered, texts, Shipper, WITHIN};
-use logflow_shipper::{HEADER_HOST, HEADER_SERVICE, HEADER_SOURCE, HEADER_TRUNCATED};
+use logflow_shipper::{HEADER_HOST, HEADER_SOURCE, HEADER_TRUNCATED};
 use logflow_testkit::{free_port, unique_topic, Broker, Reader};
 
 /// Long enough for anything wrongly shipped to show up.
@@ -43,10 +43,6 @@ async fn a_file_is_shipped_exactly_with_key_and_headers() -> anyhow::Result<()> 
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     for record in &records {
         assert_eq!(record.key.as_deref(), Some(&b"payment-service"[..]));
-        assert_eq!(
-            record.header(HEADER_SERVICE).as_deref(),
-            Some("payment-service")
-        );
         assert_eq!(
             record.header(HEADER_SOURCE),
             Some(path.display().to_string())

@@ -42,11 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             record,
         });
         if batch.len() == BATCH {
-            store.write(std::mem::take(&mut batch)).await?;
+            store.write(std::mem::take(&mut batch).into()).await?;
         }
     }
     if !batch.is_empty() {
-        store.write(batch).await?;
+        store.write(batch.into()).await?;
     }
     let secs = start.elapsed().as_secs_f64();
     let stored = store.count(&LogFilter::default()).await?;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use logflow_core::{Level, LogFilter, LogQuery, LogRecord, RecordId, StoredLog};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong in a store, with the input that caused it.
@@ -80,8 +81,9 @@ pub struct StoreStats {
 pub trait LogStore: Send + Sync {
     /// Indexes a batch and commits it durably. Records whose id an earlier
     /// commit already holds are skipped, so replaying a batch never
-    /// duplicates.
-    async fn write(&self, batch: Vec<NewRecord>) -> Result<WriteOutcome, StoreError>;
+    /// duplicates. Shared, not owned, so a caller can retry the same batch
+    /// without keeping a second copy of it.
+    async fn write(&self, batch: Arc<[NewRecord]>) -> Result<WriteOutcome, StoreError>;
 
     /// Matching records newest first, one page at a time.
     async fn search(&self, query: &LogQuery) -> Result<SearchPage, StoreError>;

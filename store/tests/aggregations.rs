@@ -29,7 +29,10 @@ async fn fixture(store: &impl LogStore) {
             LogRecord::new(ts, service, level, message)
         })
         .collect();
-    store.write(batch(0, 0, records)).await.expect("write");
+    store
+        .write(batch(0, 0, records).into())
+        .await
+        .expect("write");
 }
 
 fn tc(key: &str, count: u64) -> TermCount {
@@ -173,7 +176,10 @@ async fn top_errors_groups_long_messages_by_their_first_256_bytes() {
             )
         })
         .collect();
-    store.write(batch(0, 0, records)).await.expect("write");
+    store
+        .write(batch(0, 0, records).into())
+        .await
+        .expect("write");
     let top = store
         .top_errors(&LogFilter::default(), 10)
         .await

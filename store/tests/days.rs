@@ -32,7 +32,7 @@ async fn fixture(store: &impl LogStore) -> Vec<LogRecord> {
         })
         .collect();
     let outcome = store
-        .write(batch(0, 0, records.clone()))
+        .write(batch(0, 0, records.clone()).into())
         .await
         .expect("write");
     assert_eq!(outcome.indexed, 90);
@@ -154,6 +154,9 @@ async fn drop_before_removes_exactly_the_days_that_ended_before_the_cutoff() {
 
     // The remaining day still takes writes after its neighbours went away.
     let late = LogRecord::new(at("2026-11-22T23:00:00Z"), "svc-2", Level::Info, "late");
-    store.write(batch(0, 90, vec![late])).await.expect("write");
+    store
+        .write(batch(0, 90, vec![late]).into())
+        .await
+        .expect("write");
     assert_eq!(store.count(&LogFilter::default()).await.expect("count"), 31);
 }

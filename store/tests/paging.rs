@@ -28,7 +28,7 @@ async fn fixture(store: &impl LogStore) {
             })
             .collect();
         store
-            .write(batch(partition, 0, records))
+            .write(batch(partition, 0, records).into())
             .await
             .expect("write");
     }
@@ -115,7 +115,10 @@ async fn paging_is_exact_across_many_segments_with_overlapping_times() {
                 LogRecord::new(base + Duration::seconds(second), "api", Level::Info, "tick")
             })
             .collect();
-        store.write(batch(0, b * 50, records)).await.expect("write");
+        store
+            .write(batch(0, b * 50, records).into())
+            .await
+            .expect("write");
     }
     let pages = all_pages(&store, &LogFilter::default(), 30).await;
     assert_eq!(pages.iter().map(Vec::len).sum::<usize>(), 1000);

@@ -27,7 +27,7 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
     let store = writer(dir.path());
     let first = batch(0, 0, records(100, "2026-11-22"));
 
-    let outcome = store.write(first.clone()).await.expect("write");
+    let outcome = store.write(first.clone().into()).await.expect("write");
     assert_eq!(
         outcome,
         WriteOutcome {
@@ -35,7 +35,7 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
             duplicates: 0
         }
     );
-    let outcome = store.write(first.clone()).await.expect("replay");
+    let outcome = store.write(first.clone().into()).await.expect("replay");
     assert_eq!(
         outcome,
         WriteOutcome {
@@ -47,7 +47,7 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
 
     // Offsets 50..150: half replayed, half new.
     let overlap = batch(0, 50, records(100, "2026-11-22"));
-    let outcome = store.write(overlap).await.expect("overlap");
+    let outcome = store.write(overlap.into()).await.expect("overlap");
     assert_eq!(
         outcome,
         WriteOutcome {
@@ -59,7 +59,7 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
 
     // Another partition's offsets are its own.
     let other = batch(1, 0, records(10, "2026-11-22"));
-    assert_eq!(store.write(other).await.expect("p1").indexed, 10);
+    assert_eq!(store.write(other.into()).await.expect("p1").indexed, 10);
     assert_eq!(count(&store).await, 160);
 }
 
@@ -72,13 +72,17 @@ async fn dedupe_survives_a_restart_and_works_per_day() {
     {
         let store = writer(dir.path());
         assert_eq!(
-            store.write(two_days.clone()).await.expect("write").indexed,
+            store
+                .write(two_days.clone().into())
+                .await
+                .expect("write")
+                .indexed,
             40
         );
     }
     // A new process: the offsets come back from the commit payloads.
     let store = writer(dir.path());
-    let outcome = store.write(two_days).await.expect("replay");
+    let outcome = store.write(two_days.into()).await.expect("replay");
     assert_eq!(
         outcome,
         WriteOutcome {
@@ -90,7 +94,7 @@ async fn dedupe_survives_a_restart_and_works_per_day() {
     // Duplicates inside one batch are caught too.
     let mut twice = batch(0, 40, records(5, "2026-11-22"));
     twice.extend(twice.clone());
-    let outcome = store.write(twice).await.expect("write");
+    let outcome = store.write(twice.into()).await.expect("write");
     assert_eq!(
         outcome,
         WriteOutcome {
@@ -108,21 +112,22 @@ async fn a_read_only_store_sees_later_commits_and_new_days() {
     let ro = reader(&root);
     assert_eq!(count(&ro).await, 0);
     let rw = writer(&root);
-    rw.write(batch(0, 0, records(10, "2026-11-21")))
+    rw.write(batch(0, 0, records(10, "2026-11-21")).into())
         .await
         .expect("write");
     wait_for_count(&ro, 10).await;
-    rw.write(batch(0, 10, records(10, "2026-11-21")))
+    rw.write(batch(0, 10, records(10, "2026-11-21")).into())
         .await
         .expect("write");
     wait_for_count(&ro, 20).await;
-    rw.write(batch(0, 20, records(10, "2026-11-22")))
+    rw.write(batch(0, 20, records(10, "2026-11-22")).into())
         .await
         .expect("write");
     wait_for_count(&ro, 30).await;
 
     assert!(matches!(
-        ro.write(batch(0, 30, records(1, "2026-11-22"))).await,
+        ro.write(batch(0, 30, records(1, "2026-11-22")).into())
+            .await,
         Err(StoreError::ReadOnly)
     ));
     assert!(matches!(

@@ -47,7 +47,7 @@ async fn fixture(store: &impl LogStore) {
     r[0].fields.insert("user_id".into(), json!("u-17"));
     r[1].fields.insert("user_id".into(), json!("u-18"));
     r[1].fields.insert("http.status".into(), json!(502));
-    let outcome = store.write(batch(0, 0, r)).await.expect("write");
+    let outcome = store.write(batch(0, 0, r).into()).await.expect("write");
     assert_eq!(outcome.indexed, 6);
 }
 
@@ -95,7 +95,7 @@ async fn a_written_record_comes_back_exactly_by_search_and_by_id() {
     .cloned()
     .expect("object");
     store
-        .write(batch(3, 42, vec![r.clone()]))
+        .write(batch(3, 42, vec![r.clone()]).into())
         .await
         .expect("write");
 
@@ -255,5 +255,12 @@ async fn an_empty_store_finds_nothing() {
     assert!(page.hits.is_empty());
     assert_eq!(page.next_cursor, None);
     assert_eq!(store.count(&LogFilter::default()).await.expect("count"), 0);
-    assert!(store.write(Vec::new()).await.expect("empty write").indexed == 0);
+    assert!(
+        store
+            .write(Vec::new().into())
+            .await
+            .expect("empty write")
+            .indexed
+            == 0
+    );
 }

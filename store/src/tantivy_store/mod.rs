@@ -166,14 +166,14 @@ pub(crate) fn io_error(path: &Path, source: std::io::Error) -> StoreError {
 
 #[async_trait]
 impl LogStore for TantivyStore {
-    async fn write(&self, batch: Vec<NewRecord>) -> Result<WriteOutcome, StoreError> {
+    async fn write(&self, batch: Arc<[NewRecord]>) -> Result<WriteOutcome, StoreError> {
         if self.inner.writers.is_none() {
             return Err(StoreError::ReadOnly);
         }
         if batch.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        self.blocking(move |inner| inner.writers()?.write(&inner.catalog, batch))
+        self.blocking(move |inner| inner.writers()?.write(&inner.catalog, &batch))
             .await
     }
 

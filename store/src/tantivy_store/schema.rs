@@ -119,7 +119,7 @@ impl LogSchema {
 
     /// Builds the document for one record, consuming it so that the
     /// `fields` object is moved rather than cloned.
-    pub fn document(&self, new: NewRecord) -> TantivyDocument {
+    pub fn document(&self, new: &NewRecord) -> TantivyDocument {
         let NewRecord { id, record } = new;
         let mut doc = TantivyDocument::new();
         doc.add_text(self.id, id.to_string());
@@ -142,7 +142,7 @@ impl LogSchema {
             truncate_at_char(&record.message, MESSAGE_RAW_MAX_BYTES),
         );
         if !record.fields.is_empty() {
-            let fields = JsonValue::Object(record.fields);
+            let fields = JsonValue::Object(record.fields.clone());
             doc.add_text(self.fields_source, fields.to_string());
             doc.add_field_value(self.fields, &fields);
         }

@@ -151,9 +151,9 @@ impl Writers {
     pub fn write(
         &mut self,
         catalog: &Catalog,
-        batch: Vec<NewRecord>,
+        batch: &[NewRecord],
     ) -> Result<WriteOutcome, StoreError> {
-        let mut by_day: BTreeMap<NaiveDate, Vec<NewRecord>> = BTreeMap::new();
+        let mut by_day: BTreeMap<NaiveDate, Vec<&NewRecord>> = BTreeMap::new();
         for record in batch {
             by_day
                 .entry(record.record.timestamp.date_naive())
@@ -241,7 +241,7 @@ impl DayWriter {
         &mut self,
         schema: &LogSchema,
         index: &Arc<DayIndex>,
-        records: Vec<NewRecord>,
+        records: Vec<&NewRecord>,
     ) -> Result<WriteOutcome, StoreError> {
         let err = |e| index_error(&index.name, e);
         let mut pending = self.committed.clone();
