@@ -80,7 +80,7 @@ cat <<EOT
 | what ($N records, $(nproc) cores, best of 3 for the producers) | records/s | peak RSS MB | vs baseline |
 |---|---|---|---|
 | bare rdkafka producer (baseline) | $BARE_R | $BARE_MB | |
-| logflow shipper --stdin (service, host, source headers; multi-line on) | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
+| logflow shipper --stdin (host and source headers; multi-line on) | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
 | plain tantivy loop (baseline; holds all records in memory) | $LOOP_R | $LOOP_MB | |
 | logflow processor, end to end | $PROC_R | $PROC_MB | $(pct "$PROC_R" "$LOOP_R")% of plain loop |
 EOT
