@@ -43,13 +43,14 @@ wait_port() {
   echo "nothing listens on $host:$port after ${secs}s" >&2; return 1
 }
 
-# start_broker PORT STORAGE LOGFILE: a tansu broker in the background;
-# prints its pid. STORAGE is memory://tansu/ or sqlite://PATH.
+# start_broker PORT STORAGE LOGFILE [DIR]: a tansu broker in the background,
+# run in DIR (default: here); prints its pid. STORAGE is memory://tansu/ or
+# sqlite://FILE, where tansu reads FILE relative to DIR.
 start_broker() {
-  local port=$1 storage=$2 logfile=$3
-  tansu broker --storage-engine "$storage" \
+  local port=$1 storage=$2 logfile=$3 dir=${4:-.}
+  (cd "$dir" && exec tansu broker --storage-engine "$storage" \
     --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" >"$logfile" 2>&1 &
+    --advertised-listener-url "tcp://127.0.0.1:$port") >"$logfile" 2>&1 &
   local pid=$!
   wait_port 127.0.0.1 "$port" 30 || { cat "$logfile" >&2; return 1; }
   echo "$pid"

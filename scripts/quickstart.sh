@@ -11,6 +11,7 @@ PORT=${KAFKA_PORT:-9092}
 export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$PORT}
 RATE=${RATE:-200}
 mkdir -p "$LOGFLOW_DATA_DIR/broker"
+DATA_ABS=$(cd "$LOGFLOW_DATA_DIR" && pwd)
 
 ensure_tansu
 log "building LogFlow (release)"
@@ -25,7 +26,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   log "a broker already listens on 127.0.0.1:$PORT; using it"
 else
   log "starting the broker on 127.0.0.1:$PORT (data in $LOGFLOW_DATA_DIR/broker)"
-  PIDS+=("$(start_broker "$PORT" "sqlite://$LOGFLOW_DATA_DIR/broker/tansu.db" "$LOGFLOW_DATA_DIR/broker.log")")
+  PIDS+=("$(start_broker "$PORT" "sqlite://tansu.db" "$DATA_ABS/broker.log" "$DATA_ABS/broker")")
 fi
 
 log "starting logflow standalone (logs in $LOGFLOW_DATA_DIR/standalone.log)"
