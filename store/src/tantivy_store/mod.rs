@@ -60,6 +60,35 @@ struct Inner {
     catalog: Catalog,
     /// `None` when read-only.
     writers: Option<Mutex<Writers>>,
+    /// Held while a read-write store is open: one writer per directory.
+    _writer_lock: Option<std::fs::File>,
+}
+
+/// The file a read-write store locks, so a second writer on the same
+/// directory fails at start instead of stalling at its first write.
+const WRITER_LOCK: &str = ".writer.lock";
+
+/// Takes the directory's writer lock without waiting.
+fn lock_for_writing(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = dir.join(WRITER_LOCK);
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Index {
+            index: dir.display().to_string(),
+            reason: "another process (a processor) already writes this store; only one may".into(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+    }
 }
 
 impl TantivyStore {
@@ -68,15 +97,20 @@ impl TantivyStore {
     /// exist yet (an empty store until the processor creates it).
     pub fn open(dir: &Path, mode: OpenMode) -> Result<Self, StoreError> {
         let schema = schema::LogSchema::new();
-        let (catalog, writers) = match mode {
-            OpenMode::ReadWrite(options) => (
-                Catalog::open(dir, schema, true)?,
-                Some(Mutex::new(Writers::new(options))),
-            ),
-            OpenMode::ReadOnly => (Catalog::open(dir, schema, false)?, None),
+        let (catalog, writers, lock) = match mode {
+            OpenMode::ReadWrite(options) => {
+                let catalog = Catalog::open(dir, schema, true)?;
+                let lock = lock_for_writing(dir)?;
+                (catalog, Some(Mutex::new(Writers::new(options))), Some(lock))
+            }
+            OpenMode::ReadOnly => (Catalog::open(dir, schema, false)?, None, None),
         };
         Ok(TantivyStore {
-            inner: Arc::new(Inner { catalog, writers }),
+            inner: Arc::new(Inner {
+                catalog,
+                writers,
+                _writer_lock: lock,
+            }),
         })
     }
 
