@@ -1,21 +1,13 @@
 //! Flags, their defaults and environment fallbacks, and configuration
 //! errors reported before anything starts.
 
+mod common;
+
 use std::path::PathBuf;
 
-use clap::Parser;
-use logflow_shipper::{run, Compression, Config, ShipperError};
+use common::parse;
+use logflow_shipper::{run, Compression, ShipperError};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-}
-
-fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-    Cli::try_parse_from(std::iter::once("shipper").chain(args.iter().copied())).map(|c| c.config)
-}
 
 #[test]
 fn defaults_ship_files_whole_with_multiline_on() -> anyhow::Result<()> {

@@ -1,18 +1,9 @@
 //! Environment variables as the fallback for flags. A binary of its own:
 //! the environment is per process, and other tests parse flags in parallel.
 
-use clap::Parser;
-use logflow_shipper::Config;
+mod common;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-}
-
-fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-    Cli::try_parse_from(std::iter::once("shipper").chain(args.iter().copied())).map(|c| c.config)
-}
+use common::parse;
 
 #[test]
 fn environment_variables_are_the_fallback() -> anyhow::Result<()> {

@@ -5,39 +5,24 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
-use common::{append, as_file, numbered, texts, Shipper, WITHIN};
+use common::{append, as_file, numbered, texts, Tailing, WITHIN};
 use logflow_shipper::{HEADER_HOST, HEADER_SOURCE, HEADER_TRUNCATED};
-use logflow_testkit::{free_port, unique_topic, Broker, Reader};
 
 /// Long enough for anything wrongly shipped to show up.
 const QUIET: Duration = Duration::from_millis(1500);
 
-fn glob_in(dir: &Path, pattern: &str) -> String {
-    dir.join(pattern).display().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_is_shipped_exactly_with_key_and_headers() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("exact");
-    let path = dir.path().join("payment-service.log");
+    let tailing = Tailing::new("exact").await;
+    let path = tailing.log("payment-service.log");
     let lines = numbered("pay", 0, 5000);
     // One line ends in CRLF: shipped without its `\r`.
     fs::write(&path, as_file(&lines).replacen("\n", "\r\n", 1))?;
 
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let shipper = Shipper::start(
-        &broker.bootstrap(),
-        &topic,
-        &checkpoints,
-        &["--file", &glob],
-    );
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("*.log", &[]);
+    let reader = tailing.reader().await;
     let records = reader.read(lines.len(), WITHIN).await;
     assert_eq!(texts(&records), lines);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -63,21 +48,12 @@ async fn a_file_is_shipped_exactly_with_key_and_headers() -> anyhow::Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appended_lines_arrive_and_partial_lines_wait() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("append");
-    let path = dir.path().join("api.log");
+    let tailing = Tailing::new("append").await;
+    let path = tailing.log("api.log");
     fs::write(&path, "one\ntwo\n")?;
 
-    let glob = glob_in(dir.path(), "api.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let shipper = Shipper::start(
-        &broker.bootstrap(),
-        &topic,
-        &checkpoints,
-        &["--file", &glob],
-    );
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("api.log", &[]);
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(2, WITHIN).await), ["one", "two"]);
 
     append(&path, "three\nfo");
@@ -94,22 +70,13 @@ async fn appended_lines_arrive_and_partial_lines_wait() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_by_rename_loses_nothing_and_keeps_order() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("rename");
-    let path = dir.path().join("app.log");
+    let tailing = Tailing::new("rename").await;
+    let path = tailing.log("app.log");
     let before = numbered("old", 0, 1000);
     fs::write(&path, as_file(&before))?;
 
-    let glob = glob_in(dir.path(), "app.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let shipper = Shipper::start(
-        &broker.bootstrap(),
-        &topic,
-        &checkpoints,
-        &["--file", &glob],
-    );
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("app.log", &[]);
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(before.len(), WITHIN).await), before);
 
     // The application writes, the file is renamed away (out of the glob),
@@ -117,7 +84,7 @@ async fn rotation_by_rename_loses_nothing_and_keeps_order() -> anyhow::Result<()
     let mut still_open = fs::OpenOptions::new().append(true).open(&path)?;
     let tail = numbered("old", 1000, 500);
     std::io::Write::write_all(&mut still_open, as_file(&tail[..250]).as_bytes())?;
-    fs::rename(&path, dir.path().join("app.log.1"))?;
+    fs::rename(&path, tailing.log("app.log.1"))?;
     std::io::Write::write_all(&mut still_open, as_file(&tail[250..]).as_bytes())?;
     let fresh = numbered("new", 0, 1000);
     fs::write(&path, as_file(&fresh))?;
@@ -132,22 +99,13 @@ async fn rotation_by_rename_loses_nothing_and_keeps_order() -> anyhow::Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncation_starts_the_file_over() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("truncate");
-    let path = dir.path().join("app.log");
+    let tailing = Tailing::new("truncate").await;
+    let path = tailing.log("app.log");
     let before = numbered("before", 0, 500);
     fs::write(&path, as_file(&before))?;
 
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let shipper = Shipper::start(
-        &broker.bootstrap(),
-        &topic,
-        &checkpoints,
-        &["--file", &glob],
-    );
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("*.log", &[]);
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(before.len(), WITHIN).await), before);
 
     // copytruncate: same file, emptied, then written again (shorter).
@@ -161,24 +119,15 @@ async fn truncation_starts_the_file_over() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_files_matching_the_glob_are_picked_up() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("newfile");
-    fs::write(dir.path().join("orders.log"), "first order\n")?;
+    let tailing = Tailing::new("newfile").await;
+    fs::write(tailing.log("orders.log"), "first order\n")?;
 
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let shipper = Shipper::start(
-        &broker.bootstrap(),
-        &topic,
-        &checkpoints,
-        &["--file", &glob],
-    );
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("*.log", &[]);
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(1, WITHIN).await), ["first order"]);
 
-    fs::write(dir.path().join("users.log"), "user signed up\n")?;
-    fs::write(dir.path().join("notes.txt"), "not a log\n")?;
+    fs::write(tailing.log("users.log"), "user signed up\n")?;
+    fs::write(tailing.log("notes.txt"), "not a log\n")?;
     let records = reader.read(1, WITHIN).await;
     assert_eq!(texts(&records), ["user signed up"]);
     assert_eq!(records[0].key.as_deref(), Some(&b"users"[..]));
@@ -192,25 +141,15 @@ async fn new_files_matching_the_glob_are_picked_up() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_resumes_from_the_checkpoint() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("restart");
-    let path = dir.path().join("app.log");
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let start = || {
-        Shipper::start(
-            &broker.bootstrap(),
-            &topic,
-            &checkpoints,
-            &["--file", &glob],
-        )
-    };
+    let tailing = Tailing::new("restart").await;
+    let path = tailing.log("app.log");
+    let checkpoints = tailing.checkpoints();
+    let start = || tailing.ship("*.log", &[]);
     let all = numbered("app", 0, 3000);
     fs::write(&path, as_file(&all[..1000]))?;
 
     let shipper = start();
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(1000, WITHIN).await), all[..1000]);
     shipper.stop().await?;
     // Kept to play a crash later: the checkpoint as it was at this point.
@@ -239,22 +178,16 @@ async fn a_restart_resumes_from_the_checkpoint() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_down_at_start_is_waited_for() -> anyhow::Result<()> {
-    let port = free_port();
-    let bootstrap = format!("127.0.0.1:{port}");
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("down");
+    let mut tailing = Tailing::broker_down("down");
     let lines = numbered("waiting", 0, 2000);
-    fs::write(dir.path().join("app.log"), as_file(&lines))?;
+    fs::write(tailing.log("app.log"), as_file(&lines))?;
 
     // Few permits: reading must wait for the broker, not buffer it all.
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let flags = ["--file", glob.as_str(), "--max-in-flight", "100"];
-    let shipper = Shipper::start(&bootstrap, &topic, &checkpoints, &flags);
+    let shipper = tailing.ship("*.log", &["--max-in-flight", "100"]);
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let broker = Broker::start_on(port).await;
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    tailing.start_broker().await;
+    let reader = tailing.reader().await;
     assert_eq!(texts(&reader.read(lines.len(), WITHIN).await), lines);
     assert!(reader.read_rest(QUIET).await.is_empty());
     shipper.stop().await?;
@@ -263,10 +196,8 @@ async fn a_broker_down_at_start_is_waited_for() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_joined_cut_and_passed_through_as_needed() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("shapes");
-    let path = dir.path().join("worker.log");
+    let tailing = Tailing::new("shapes").await;
+    let path = tailing.log("worker.log");
     let long = "x".repeat(300);
     let mut data = Vec::new();
     data.extend_from_slice(b"ERROR charge failed\njava.lang.IllegalStateException: declined\n");
@@ -275,11 +206,8 @@ async fn records_are_joined_cut_and_passed_through_as_needed() -> anyhow::Result
     data.extend_from_slice(b"bad \xff\xfe bytes\nINFO last\n");
     fs::write(&path, data)?;
 
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let flags = ["--file", glob.as_str(), "--max-line-bytes", "100"];
-    let shipper = Shipper::start(&broker.bootstrap(), &topic, &checkpoints, &flags);
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let shipper = tailing.ship("*.log", &["--max-line-bytes", "100"]);
+    let reader = tailing.reader().await;
     // The last record is held until the file has been quiet for a second.
     let records = reader.read(5, WITHIN).await;
     let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
@@ -301,24 +229,13 @@ async fn records_are_joined_cut_and_passed_through_as_needed() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_at_the_end_ships_only_what_comes_next() -> anyhow::Result<()> {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir()?;
-    let topic = unique_topic("at-end");
-    let path = dir.path().join("app.log");
+    let tailing = Tailing::new("at-end").await;
+    let path = tailing.log("app.log");
     fs::write(&path, "old one\nold two\nbeing writ")?;
 
-    let glob = glob_in(dir.path(), "*.log");
-    let checkpoints = dir.path().join("checkpoints");
-    let flags = [
-        "--file",
-        glob.as_str(),
-        "--from-beginning",
-        "false",
-        "--multiline",
-        "off",
-    ];
-    let shipper = Shipper::start(&broker.bootstrap(), &topic, &checkpoints, &flags);
-    let reader = Reader::new(&broker.bootstrap(), &topic).await;
+    let flags = ["--from-beginning", "false", "--multiline", "off"];
+    let shipper = tailing.ship("*.log", &flags);
+    let reader = tailing.reader().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     append(&path, "ten\nnew\n");
     let records = texts(&reader.read(2, WITHIN).await);
@@ -328,7 +245,7 @@ async fn starting_at_the_end_ships_only_what_comes_next() -> anyhow::Result<()> 
 
     // The starting point was checkpointed: a restart does not skip ahead.
     append(&path, "after restart\n");
-    let shipper = Shipper::start(&broker.bootstrap(), &topic, &checkpoints, &flags);
+    let shipper = tailing.ship("*.log", &flags);
     assert_eq!(texts(&reader.read(1, WITHIN).await), ["after restart"]);
     shipper.stop().await?;
     Ok(())
