@@ -117,16 +117,15 @@ fn insert_unless_dash(fields: &mut Map<String, Value>, key: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_record, tests::ctx, Format, ParseContext};
+    use super::super::{
+        tests::{ctx, parse_as},
+        Format,
+    };
     use crate::{Level, LogRecord};
     use serde_json::json;
 
     fn parse(line: &str) -> LogRecord {
-        let c = ParseContext {
-            format: Format::Access,
-            ..ctx()
-        };
-        parse_record(line.as_bytes(), &c).unwrap()
+        parse_as(Format::Access, line)
     }
 
     #[test]

@@ -305,6 +305,12 @@ mod tests {
         ParseContext::new("2026-11-22T12:00:00Z".parse().unwrap())
     }
 
+    /// Parses `line` with one explicit format, as the per-format tests do.
+    pub(super) fn parse_as(format: Format, line: &str) -> LogRecord {
+        let c = ParseContext { format, ..ctx() };
+        parse_record(line.as_bytes(), &c).unwrap()
+    }
+
     #[test]
     fn format_round_trips_through_its_name() {
         for format in Format::ALL {

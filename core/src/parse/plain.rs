@@ -133,15 +133,14 @@ fn level_word(word: &str) -> Option<Level> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_record, tests::ctx, Format, ParseContext};
+    use super::super::{
+        tests::{ctx, parse_as},
+        Format,
+    };
     use crate::{Level, LogRecord};
 
     fn parse(line: &str) -> LogRecord {
-        let c = ParseContext {
-            format: Format::Plain,
-            ..ctx()
-        };
-        parse_record(line.as_bytes(), &c).unwrap()
+        parse_as(Format::Plain, line)
     }
 
     #[test]

@@ -65,16 +65,16 @@ pub(super) fn parse(text: &str, now: DateTime<Utc>) -> Option<Draft> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_record, tests::ctx, Format, ParseContext};
+    use super::super::{
+        parse_record,
+        tests::{ctx, parse_as},
+        Format, ParseContext,
+    };
     use crate::{Level, LogRecord};
     use serde_json::json;
 
     fn parse(line: &str) -> LogRecord {
-        let c = ParseContext {
-            format: Format::Syslog,
-            ..ctx()
-        };
-        parse_record(line.as_bytes(), &c).unwrap()
+        parse_as(Format::Syslog, line)
     }
 
     #[test]
