@@ -217,27 +217,34 @@ async fn shipper_killed_mid_file_loses_nothing() {
 
     let reader = Reader::new(&broker.bootstrap(), &topic).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut seen = vec![false; N];
-    let (mut unique, mut total) = (0, 0);
+    let mut times_sent = vec![0u32; N];
+    let mut unique = 0;
+    let mut count = |payload: &[u8]| {
+        let value: serde_json::Value = serde_json::from_slice(payload).unwrap();
+        let i = value["seq"].as_u64().unwrap() as usize;
+        times_sent[i] += 1;
+        times_sent[i] == 1
+    };
     while unique < N {
         let Some(msg) = reader.try_next(deadline).await else {
             break;
         };
-        let value: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
-        let i = value["seq"].as_u64().unwrap() as usize;
-        total += 1;
-        if !std::mem::replace(&mut seen[i], true) {
-            unique += 1;
-        }
+        unique += usize::from(count(&msg.payload));
     }
-    let missing: Vec<usize> = (0..N).filter(|&i| !seen[i]).take(10).collect();
+    // Whatever the restart re-sent and is still arriving.
+    for msg in reader.read_rest(Duration::from_secs(3)).await {
+        count(&msg.payload);
+    }
+    let missing: Vec<usize> = (0..N).filter(|&i| times_sent[i] == 0).take(10).collect();
     assert!(
         missing.is_empty(),
         "{} lines lost after the kill, first: {missing:?}",
         N - unique
     );
-    // At most the unacknowledged tail is sent twice.
-    assert!(total - N <= 100_000, "resent {} lines", total - N);
+    // One kill re-sends at most the tail that was not yet checkpointed:
+    // no line arrives more than twice.
+    let most = times_sent.iter().max().copied().unwrap_or(0);
+    assert!(most <= 2, "a line arrived {most} times after one kill");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
