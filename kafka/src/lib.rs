@@ -26,15 +26,33 @@ pub struct KafkaArgs {
     )]
     pub bootstrap_servers: String,
     /// The topic log records flow through.
-    #[arg(long, env = "KAFKA_TOPIC", default_value = "logflow.logs")]
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "logflow.logs", value_parser = topic_name)]
     pub topic: String,
     /// Partitions for the topics LogFlow creates when they are missing.
-    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3)]
+    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub partitions: i32,
     /// Replicas for the topics LogFlow creates (3 on a production cluster,
     /// so that `acks=all` protects against a broker loss).
-    #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
+    #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub replication_factor: i32,
+}
+
+/// Kafka's rule for topic names: 1 to 249 of `a-z A-Z 0-9 . _ -`, and not
+/// `.` or `..`. Leaves room for the `.dlq` suffix of the dead-letter topic.
+/// Checked here because some brokers accept anything and fail later.
+fn topic_name(value: &str) -> Result<String, String> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if value.is_empty()
+        || value.len() > 245
+        || value == "."
+        || value == ".."
+        || !value.chars().all(legal)
+    {
+        return Err(format!(
+            "{value:?} is not a Kafka topic name: use 1 to 245 of a-z, A-Z, 0-9, '.', '_', '-'"
+        ));
+    }
+    Ok(value.to_string())
 }
 
 impl KafkaArgs {
@@ -187,5 +205,39 @@ pub async fn wait_for_topics(kafka: &KafkaArgs, topics: &[&str], stop: &Cancella
             _ = stop.cancelled() => return false,
         }
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<KafkaArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|c| c.kafka)
+    }
+
+    #[test]
+    fn bad_topic_names_and_counts_are_refused_before_anything_starts() {
+        let ok = parse(&["--topic", "team-a.app_logs"]).unwrap();
+        assert_eq!(ok.dlq_topic(), "team-a.app_logs.dlq");
+        for bad in [
+            &["--topic", "bad topic!"][..],
+            &["--topic", ""],
+            &["--topic", ".."],
+            &["--partitions", "0"],
+            &["--replication-factor", "0"],
+        ] {
+            let err = parse(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} must be refused"));
+            assert!(err.to_string().contains(bad[0]), "{err}");
+        }
     }
 }

@@ -7,14 +7,17 @@ use logflow_core::LogFilter;
 use logflow_store::tantivy_store::{OpenMode, TantivyStore};
 use logflow_store::LogStore;
 use logflow_testkit::Broker;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `logflow` process, SIGKILLed when dropped.
+/// A running `logflow` process, SIGKILLed when dropped. When a test fails,
+/// the end of the process's own log is printed, for the post-mortem the
+/// deleted temp dir would otherwise take with it.
 pub struct Proc {
     pub child: Child,
     pub name: String,
+    log: Option<PathBuf>,
 }
 
 impl Proc {
@@ -47,6 +50,17 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Some(text) = self
+                .log
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+            {
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!("--- last lines of {} ---\n{}", self.name, tail.join("\n"));
+            }
+        }
     }
 }
 
@@ -71,11 +85,17 @@ pub fn logflow(name: &str, broker: &Broker, topic: &str, data_dir: &Path) -> Com
 }
 
 pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+    let log = cmd
+        .get_envs()
+        .find(|(key, _)| *key == "LOGFLOW_DATA_DIR")
+        .and_then(|(_, dir)| dir)
+        .map(|dir| Path::new(dir).join(format!("{name}.log")));
     Proc {
         child: cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}")),
         name: name.to_string(),
+        log,
     }
 }
 
