@@ -44,7 +44,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // A blocking call still waiting on a dependency that is down (a Kafka
+    // commit, say) must not keep a finished process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the whole cause chain on one line, without a

@@ -25,6 +25,8 @@ use tracing::Instrument;
 /// Longest wait for Kafka to confirm an offset commit; a commit that does
 /// not finish is harmless (the batch is replayed and deduplicated).
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The same, once shutdown was asked for.
+const SHUTDOWN_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Records decoded from one stretch of the topic, and the offsets to commit
 /// once they are stored.
@@ -260,7 +262,14 @@ async fn write_batch(
     }
     let consumer = consumer.clone();
     let commit = tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync));
-    match tokio::time::timeout(COMMIT_TIMEOUT, commit).await {
+    // At shutdown a slow commit only delays the exit: the batch is stored,
+    // so a replay after restart is deduplicated.
+    let wait = if shutdown.is_cancelled() {
+        SHUTDOWN_COMMIT_TIMEOUT
+    } else {
+        COMMIT_TIMEOUT
+    };
+    match tokio::time::timeout(wait, commit).await {
         Err(_) => {
             tracing::warn!("offset commit timed out; the batch may be replayed (deduplicated)")
         }

@@ -27,18 +27,19 @@ impl Proc {
         let _ = self.child.wait();
     }
 
-    /// Sends SIGTERM and waits for a clean exit.
+    /// Sends SIGTERM and waits for a clean exit (finishing the batch in
+    /// hand and leaving the consumer group can take a few seconds).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit within 30 s of SIGTERM",
+                "{} did not exit within 60 s of SIGTERM",
                 self.name
             );
             std::thread::sleep(Duration::from_millis(50));
