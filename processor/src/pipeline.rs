@@ -104,7 +104,7 @@ fn consumer_config(config: &Config) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("fetch.min.bytes", "65536")
         .set("fetch.wait.max.ms", "100")
-        // Bounds what librdkafka prefetches per partition.
+        // Bounds what librdkafka prefetches (the whole consumer queue).
         .set("queued.max.messages.kbytes", "16384")
         .set("log_level", "4");
     cfg

@@ -18,6 +18,7 @@
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct ResumeContext {
     assigned: Mutex<HashSet<i32>>,
+    /// Set with `assigned`, so the per-message check is one atomic load
+    /// rather than a lock.
+    pending: AtomicBool,
 }
 
 impl ClientContext for ResumeContext {}
@@ -45,6 +49,7 @@ impl ConsumerContext for ResumeContext {
         if let Rebalance::Assign(list) = rebalance {
             if let Ok(mut assigned) = self.assigned.lock() {
                 assigned.extend(list.elements().iter().map(|e| e.partition()));
+                self.pending.store(true, Ordering::Release);
             }
         }
     }
@@ -52,6 +57,9 @@ impl ConsumerContext for ResumeContext {
 
 impl ResumeContext {
     fn take_assigned(&self) -> HashSet<i32> {
+        if !self.pending.swap(false, Ordering::Acquire) {
+            return HashSet::new();
+        }
         self.assigned
             .lock()
             .map(|mut a| std::mem::take(&mut *a))
