@@ -55,3 +55,16 @@ start_broker() {
   wait_port 127.0.0.1 "$port" 30 || { cat "$logfile" >&2; return 1; }
   echo "$pid"
 }
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# schemathesis fuzzes the api against its OpenAPI document (PyPI).
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  if st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then return 0; fi
+  log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}

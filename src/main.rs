@@ -29,8 +29,10 @@ enum Command {
     Processor(logflow_processor::Config),
     /// Produce realistic synthetic logs (to Kafka, stdout or a file).
     Generator(logflow_generator::Config),
-    /// Run every server role (today: the processor) in one process.
-    Standalone(logflow_processor::Config),
+    /// Serve the REST API (search, metrics, users) and Swagger UI at /docs.
+    Api(logflow_api::Config),
+    /// Run every server role (processor and api) in one process.
+    Standalone(StandaloneConfig),
     /// Search the store directly and print the matching logs.
     Search(search::SearchArgs),
 }
@@ -72,10 +74,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             spawn_signal_handler(shutdown.clone());
             logflow_processor::run(config, shutdown).await?;
         }
+        Command::Api(config) => {
+            spawn_signal_handler(shutdown.clone());
+            logflow_api::run(config, shutdown).await?;
+        }
         Command::Standalone(config) => {
             spawn_signal_handler(shutdown.clone());
-            tracing::info!("standalone: processor (api and alerting join as they are built)");
-            logflow_processor::run(config, shutdown).await?;
+            standalone(config, shutdown).await?;
         }
         Command::Generator(config) => {
             spawn_signal_handler(shutdown.clone());
@@ -83,6 +88,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `logflow standalone`: the processor's flags plus the api's own; the two
+/// share the broker, topic, data directory and consumer group.
+#[derive(Debug, clap::Args)]
+struct StandaloneConfig {
+    #[command(flatten)]
+    processor: logflow_processor::Config,
+    #[command(flatten)]
+    server: logflow_api::ServerArgs,
+}
+
+/// Runs processor and api as tasks of one process. Either one stopping
+/// (an error, or the shutdown signal) stops the other, so the process never
+/// lingers half-alive.
+async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    tracing::info!("standalone: processor and api in one process");
+    let api_config = logflow_api::Config {
+        kafka: config.processor.kafka.clone(),
+        data_dir: config.processor.data_dir.clone(),
+        group_id: config.processor.group_id.clone(),
+        server: config.server,
+    };
+    let processor = {
+        let shutdown = shutdown.clone();
+        async move {
+            let outcome = logflow_processor::run(config.processor, shutdown.clone()).await;
+            shutdown.cancel();
+            outcome.map_err(anyhow::Error::from)
+        }
+    };
+    let api = {
+        let shutdown = shutdown.clone();
+        async move {
+            let outcome = logflow_api::run(api_config, shutdown.clone()).await;
+            shutdown.cancel();
+            outcome.map_err(anyhow::Error::from)
+        }
+    };
+    let (processor, api) = tokio::join!(processor, api);
+    processor.and(api)
 }
 
 /// Cancels `token` on SIGTERM or SIGINT so every role can finish its work in

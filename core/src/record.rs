@@ -12,7 +12,7 @@ use std::str::FromStr;
 ///
 /// Known keys are first-class fields; everything else a service logged is
 /// kept under `fields` so it stays searchable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogRecord {
     pub timestamp: DateTime<Utc>,
     pub service: String,
@@ -25,6 +25,7 @@ pub struct LogRecord {
     #[serde(default)]
     pub trace_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
 }
 
@@ -116,7 +117,7 @@ impl FromStr for RecordId {
 }
 
 /// A record as read back from the store, with its document id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredLog {
     pub id: String,
     #[serde(flatten)]

@@ -1,7 +1,11 @@
 //! Where logs are kept and searched. Callers hold an `Arc<dyn LogStore>`
 //! chosen once from configuration; the embedded backend is tantivy
 //! ([`tantivy_store::TantivyStore`]), one index per UTC day.
+//!
+//! The metadata database (users, alert rules, triggered alerts, system
+//! settings) is [`meta::MetaDb`], on SQLite or PostgreSQL.
 
+pub mod meta;
 pub mod tantivy_store;
 
 use async_trait::async_trait;
@@ -52,7 +56,7 @@ pub struct SearchPage {
 }
 
 /// A count for one key of a terms aggregation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TermCount {
     pub key: String,
     pub count: u64,
@@ -68,7 +72,7 @@ pub struct HistogramBucket {
 }
 
 /// Size and document count of the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StoreStats {
     pub documents: u64,
     pub size_bytes: u64,

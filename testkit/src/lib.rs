@@ -4,7 +4,11 @@
 //! from its beginning.
 //!
 //! A missing tansu fails the test loudly: broker tests never skip
-//! (`scripts/test.sh` installs it).
+//! (`scripts/test.sh` installs it). PostgreSQL tests get a schema of their
+//! own from [`PgSchema`].
+
+mod postgres;
+pub use postgres::{pg_base_url, PgSchema};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,100 @@
+//! The whole HTTP surface: every route registered through utoipa-axum, so
+//! a route cannot exist without its OpenAPI entry; Swagger UI at `/docs`
+//! from vendored assets (works offline); JSON 404/405 fallbacks; ids on
+//! every response; panics answered as JSON 500s rather than dropped
+//! connections.
+
+use crate::error::ApiError;
+use crate::request_context::request_context;
+use crate::state::AppState;
+use crate::{auth, correlation, health, logs, metrics, trace};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::any::Any;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "LogFlow API",
+        description = "Search, export and chart the logs LogFlow has indexed; manage users. \
+                       Log in with `POST /api/v1/auth/login`, then press Authorize and paste the \
+                       `access_token`.",
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "logs", description = "Search, read and export logs"),
+        (name = "correlation", description = "Follow one request across services"),
+        (name = "metrics", description = "Aggregations for dashboards"),
+        (name = "trace", description = "Request tracing and custom events"),
+        (name = "health", description = "Dependency health"),
+    )
+)]
+struct ApiDoc;
+
+/// Registers the `bearer` scheme the protected routes name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_string());
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI document and the routes it describes.
+pub fn api() -> (Router<AppState>, OpenApiDoc) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest("/api/v1/auth", auth::routes::router())
+        .nest("/api/v1/logs", logs::router())
+        .nest("/api/v1/correlation", correlation::router())
+        .nest("/api/v1/metrics", metrics::router())
+        .nest("/api/v1/trace", trace::router())
+        .split_for_parts()
+}
+
+/// The application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let (routes, doc) = api();
+    routes
+        .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed for this route",
+    )
+}
+
+fn panicked(err: Box<dyn Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::internal("a handler panicked", what).into_response()
+}
