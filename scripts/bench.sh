@@ -4,6 +4,8 @@
 #      with the same settings (the baseline kcat -P -l would give);
 #   2. processor records/s end to end (Kafka → parse → redact → index →
 #      commit) vs a plain loop indexing the same records into tantivy;
+#   3. api latency (p50/p99, wrk) over the 1M stored records: a filtered
+#      search and the metrics overview;
 #   plus the peak resident memory of each process.
 # Usage: scripts/bench.sh [RECORDS]   (default 1000000)
 set -euo pipefail
@@ -13,6 +15,7 @@ cd "$LOGFLOW_ROOT"
 N=${1:-1000000}
 ensure_tansu
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 log "building release binaries"
 cargo build --release --locked --bin logflow --example bare_producer
@@ -20,7 +23,7 @@ cargo build --release --locked -p logflow-store --example index_loop
 BIN=target/release/logflow
 
 WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BROKER_PID=$(start_broker "$PORT" memory://tansu/ "$WORK/tansu.log")
 trap 'kill $BROKER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$PORT LOG_LEVEL=warn
@@ -78,6 +81,36 @@ echo "$LOOP_OUT"
 LOOP_S=$(echo "$LOOP_OUT" | sed -E 's/.* in ([0-9.]+)s.*/\1/')
 LOOP_MB=$(( $(cat "$WORK/rss") / 1024 ))
 
+log "api latency over the $N stored records (wrk, 2 threads, 8 connections, 20 s each)"
+API_PORT=$(free_port)
+LOGFLOW_DATA_DIR="$DATA" LOGFLOW_API_ADDR=127.0.0.1:$API_PORT KAFKA_TOPIC=bench.logs1 \
+  LOGFLOW_ADMIN_PASSWORD=quartz-lantern-57-harbor SECRET_KEY=bench-secret-0123456789abcdef0123456789 \
+  $BIN api >"$WORK/api.log" 2>&1 &
+API_PID=$!
+wait_port 127.0.0.1 "$API_PORT" 60
+TOKEN=$(curl -fsS "http://127.0.0.1:$API_PORT/api/v1/auth/login" -d username=admin -d password=quartz-lantern-57-harbor |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+# latency PATH: prints "P50_MS P99_MS REQUESTS_PER_S" from wrk's distribution.
+latency() {
+  curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$1"   # fails loudly on a non-2xx
+  wrk -t2 -c8 -d20s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$1" | tee "$WORK/wrk.txt" >&2
+  python3 - "$WORK/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(label):
+    value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
+print(f"{ms('50%'):.1f} {ms('99%'):.1f} {float(rps):.0f}")
+PY
+}
+SEARCH_PATH="/api/v1/logs/search?service=payment-service&level=ERROR&from=24h&limit=50"
+OVERVIEW_PATH="/api/v1/metrics/overview?window=24h"
+read -r SEARCH_P50 SEARCH_P99 SEARCH_RPS < <(latency "$SEARCH_PATH")
+read -r OVER_P50 OVER_P99 OVER_RPS < <(latency "$OVERVIEW_PATH")
+API_MB=$(( $(ps -o rss= -p "$API_PID") / 1024 ))
+kill -TERM "$API_PID"; wait "$API_PID" || true
+
 rate() { echo "$N / $1" | bc; }
 pct() { echo "100 * $1 / $2" | bc; }
 BARE_R=$(rate "$BARE_S"); SHIP_R=$(rate "$SHIP_S"); PROC_R=$(rate "$PROC_S"); LOOP_R=$(rate "$LOOP_S")
@@ -89,4 +122,11 @@ cat <<EOT
 | logflow shipper --stdin (host and source headers; multi-line on) | $SHIP_R | $SHIP_MB | $(pct "$SHIP_R" "$BARE_R")% of bare producer |
 | plain tantivy loop (baseline; holds all records in memory) | $LOOP_R | $LOOP_MB | |
 | logflow processor, end to end | $PROC_R | $PROC_MB | $(pct "$PROC_R" "$LOOP_R")% of plain loop |
+
+| api over $N stored records (wrk -t2 -c8 -d20s) | p50 ms | p99 ms | requests/s | target |
+|---|---|---|---|---|
+| filtered search \`$SEARCH_PATH\` | $SEARCH_P50 | $SEARCH_P99 | $SEARCH_RPS | p99 < 50 ms |
+| overview \`$OVERVIEW_PATH\` | $OVER_P50 | $OVER_P99 | $OVER_RPS | p99 < 100 ms |
+
+api RSS after the runs: $API_MB MB.
 EOT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The one test command: starts what the tests need, then runs fmt, clippy
-# and every test of the workspace. Tests start their own broker instances
-# (tansu, in memory, on random ports) through the test harness.
+# The one test command: starts what the tests need, then runs fmt, clippy,
+# every test of the workspace, and schemathesis against a running api.
+# Tests start their own broker instances (tansu, in memory, on random ports)
+# through the test harness.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOGFLOW_ROOT"
@@ -21,3 +22,5 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+log "schemathesis against a running api"
+LOGFLOW_BIN=target/debug/logflow scripts/schemathesis.sh
