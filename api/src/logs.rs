@@ -59,14 +59,7 @@ async fn search(
         page.limit.unwrap_or(DEFAULT_LIMIT),
         page.cursor()?,
     )?;
-    let (page, total) =
-        tokio::try_join!(state.store.search(&query), state.store.count(&query.filter))?;
-    Ok(Json(SearchResponse {
-        count: page.hits.len(),
-        hits: page.hits,
-        total,
-        next_cursor: page.next_cursor,
-    }))
+    page_with_total(&state, &query).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,8 +97,16 @@ async fn recent(
     }
     .to_filter(Utc::now())?;
     let query = LogQuery::new(filter, params.limit.unwrap_or(50), None)?;
+    page_with_total(&state, &query).await
+}
+
+/// One page of `query` and the total count of its filter, read together.
+async fn page_with_total(
+    state: &AppState,
+    query: &LogQuery,
+) -> Result<Json<SearchResponse>, ApiError> {
     let (page, total) =
-        tokio::try_join!(state.store.search(&query), state.store.count(&query.filter))?;
+        tokio::try_join!(state.store.search(query), state.store.count(&query.filter))?;
     Ok(Json(SearchResponse {
         count: page.hits.len(),
         hits: page.hits,

@@ -1,6 +1,7 @@
 //! `logflow api` and `logflow standalone` as operators start them.
 
 use crate::common::{logflow, spawn, wait_until};
+use crate::harness::ADMIN_PASSWORD;
 use logflow_testkit::{free_port, unique_topic, Broker};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -118,7 +119,7 @@ async fn standalone_indexes_and_serves_in_one_process() {
     let mut cmd = logflow("standalone", &broker, &topic, dir.path());
     cmd.arg("standalone")
         .env("LOGFLOW_API_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOGFLOW_ADMIN_PASSWORD", "quartz-lantern-57-harbor")
+        .env("LOGFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("LOGFLOW_BCRYPT_COST", "4")
         .env("LOGFLOW_BATCH_WAIT", "100ms");
     let mut standalone = spawn("standalone", cmd);
@@ -131,7 +132,7 @@ async fn standalone_indexes_and_serves_in_one_process() {
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": "quartz-lantern-57-harbor"}))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .await
         .unwrap()
