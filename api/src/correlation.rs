@@ -3,20 +3,25 @@
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::Path;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use logflow_core::query::MAX_LIMIT;
 use logflow_core::{Cursor, LogFilter, LogQuery, StoredLog};
 use serde::Serialize;
+use std::collections::VecDeque;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Most records one trace returns; a flow larger than this is cut (and says
-/// so) rather than exhausting memory.
+/// Most records one trace returns: its oldest. A flow larger than this is
+/// cut (and says so) rather than exhausting memory.
 pub const MAX_TRACE_RECORDS: usize = 10_000;
+/// Most records read to find a flow's start; beyond this the answer is cut
+/// and says so, so one request cannot read the store without end.
+pub const MAX_TRACE_SCAN: usize = 100_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(trace))
@@ -41,7 +46,8 @@ pub struct TraceResponse {
     pub correlation_id: String,
     pub records: Vec<StoredLog>,
     pub total_records: usize,
-    /// True when the flow had more than 10,000 records and was cut.
+    /// True when the flow had more than 10,000 records: the oldest 10,000
+    /// are returned (or, past 100,000, the flow was not read to its start).
     pub truncated: bool,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
@@ -55,6 +61,7 @@ pub struct TraceResponse {
     params(("correlation_id" = String, Path, description = "The flow's correlation id")),
     responses(
         (status = 200, description = "The flow", body = TraceResponse),
+        (status = 400, description = "Undecodable path parameter", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No record carries this correlation id", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
@@ -68,16 +75,24 @@ async fn trace(
         correlation_id: Some(correlation_id.clone()),
         ..Default::default()
     };
-    let mut records = Vec::new();
+    // Search reads newest first; a trace is read from its start, so the
+    // newest records are the ones left out when a flow is too large.
+    let mut records: VecDeque<StoredLog> = VecDeque::new();
     let mut cursor: Option<Cursor> = None;
-    let mut truncated = false;
+    let (mut scanned, mut truncated) = (0usize, false);
     loop {
-        let want = (MAX_TRACE_RECORDS - records.len()).min(MAX_LIMIT);
         let page = state
             .store
-            .search(&LogQuery::new(filter.clone(), want, cursor)?)
+            .search(&LogQuery::new(filter.clone(), MAX_LIMIT, cursor)?)
             .await?;
-        records.extend(page.hits);
+        scanned += page.hits.len();
+        for hit in page.hits {
+            records.push_front(hit);
+            if records.len() > MAX_TRACE_RECORDS {
+                records.pop_back();
+                truncated = true;
+            }
+        }
         cursor = page
             .next_cursor
             .as_deref()
@@ -85,13 +100,14 @@ async fn trace(
         if cursor.is_none() {
             break;
         }
-        if records.len() >= MAX_TRACE_RECORDS {
+        if scanned >= MAX_TRACE_SCAN {
+            // Not even the oldest records were reached: say so rather
+            // than read without end.
             truncated = true;
             break;
         }
     }
-    // Search is newest first; a trace reads oldest first.
-    records.reverse();
+    let records: Vec<StoredLog> = records.into();
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return Err(ApiError::not_found(format!(
             "no logs with correlation id {correlation_id:?}"

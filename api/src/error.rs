@@ -16,8 +16,9 @@ use serde_json::Value;
 pub struct ErrorBody {
     /// A short, stable description of what went wrong.
     pub error: String,
-    /// Specifics: the parameter or field at fault, or why.
-    #[schema(value_type = Object, nullable = true)]
+    /// Specifics: the parameter or field at fault (`{"parameter": …}`,
+    /// `{"field": …}`), or a sentence saying why.
+    #[schema(value_type = Value)]
     pub detail: Option<Value>,
 }
 
@@ -109,6 +110,7 @@ impl From<QueryError> for ApiError {
             QueryError::Limit(_) => "limit",
             QueryError::Interval(_) => "interval",
             QueryError::Range { .. } => "from",
+            QueryError::Text(_) => "query",
         };
         ApiError::bad_param(param, err.to_string())
     }

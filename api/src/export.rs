@@ -180,18 +180,30 @@ fn csv_row(log: &StoredLog) -> [String; 9] {
         log.id.clone(),
         r.timestamp
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        r.service.clone(),
+        defuse(&r.service),
         r.level.as_str().to_string(),
-        r.host.clone().unwrap_or_default(),
-        r.correlation_id.clone().unwrap_or_default(),
-        r.trace_id.clone().unwrap_or_default(),
-        r.message.clone(),
+        defuse(r.host.as_deref().unwrap_or_default()),
+        defuse(r.correlation_id.as_deref().unwrap_or_default()),
+        defuse(r.trace_id.as_deref().unwrap_or_default()),
+        defuse(&r.message),
         if r.fields.is_empty() {
             String::new()
         } else {
             serde_json::Value::Object(r.fields.clone()).to_string()
         },
     ]
+}
+
+/// Log text is written by whoever logged it; a cell starting with `=`, `+`,
+/// `-`, `@`, tab or CR would run as a formula when the export is opened in
+/// a spreadsheet. Such cells get a leading `'` (OWASP's CSV injection
+/// advice); other cells are unchanged.
+fn defuse(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +231,19 @@ mod tests {
         let row = reader.records().next().unwrap().unwrap();
         assert_eq!(&row[7], "a, \"b\"\nc");
         assert!(text.contains("\"a, \"\"b\"\"\nc\""), "{text}");
+    }
+
+    #[test]
+    fn csv_cells_cannot_become_formulas() {
+        let out = render(ExportFormat::Csv, &[log("=HYPERLINK(\"http://x\")")], true);
+        let text = String::from_utf8(out).unwrap();
+        let row = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&row[7], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(defuse("order placed"), "order placed");
     }
 
     #[tokio::test]

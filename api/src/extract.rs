@@ -25,6 +25,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// A path parameter. Only a segment that does not decode (invalid UTF-8,
+/// say) fails: a 400.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid path parameter")
+                    .with_detail(e.body_text())
+            })
+    }
+}
+
 /// A JSON body. Syntax errors are 400, a wrong shape or type 422, a missing
 /// `Content-Type: application/json` 415.
 pub struct Json<T>(pub T);

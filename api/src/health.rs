@@ -15,6 +15,16 @@ use utoipa_axum::routes;
 
 /// Longest one check may take before its dependency counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an answer is reused. `/health` is open to anyone: without this,
+/// a flood of probes would each scan the indexes, ping the database and
+/// hold a thread on a broker round trip.
+const CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The last answer and when it was computed. The lock is held while checks
+/// run, so concurrent probes wait for one round of checks instead of each
+/// starting their own.
+#[derive(Default)]
+pub struct HealthCache(tokio::sync::Mutex<Option<(Instant, StatusCode, Health)>>);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health))
@@ -29,7 +39,7 @@ pub enum Status {
 }
 
 /// One dependency.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Check {
     pub status: Status,
     pub latency_ms: u64,
@@ -37,7 +47,7 @@ pub struct Check {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
     /// `down` when the api cannot answer searches or logins (store or
     /// database down); `degraded` when something else is (the broker:
@@ -56,6 +66,18 @@ pub struct Health {
         (status = 503, description = "Down: the store or the database is unavailable", body = Health),
     ))]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let mut cached = state.health.0.lock().await;
+    if let Some((at, code, health)) = cached.as_ref() {
+        if at.elapsed() < CACHE_FOR {
+            return (*code, Json(health.clone()));
+        }
+    }
+    let (code, health) = check_all(&state).await;
+    *cached = Some((Instant::now(), code, health.clone()));
+    (code, Json(health))
+}
+
+async fn check_all(state: &AppState) -> (StatusCode, Health) {
     let (store, database, broker) = tokio::join!(
         check(Status::Down, async {
             state
@@ -87,12 +109,12 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     };
     (
         code,
-        Json(Health {
+        Health {
             status,
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_seconds: state.started.elapsed().as_secs(),
             checks,
-        }),
+        },
     )
 }
 

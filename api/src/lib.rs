@@ -28,10 +28,14 @@ use logflow_store::meta::{MetaDb, MetaError};
 use logflow_store::tantivy_store::{OpenMode, TantivyStore};
 use logflow_store::StoreError;
 use state::AppState;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// How long requests in flight may take to finish after shutdown starts.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why the api could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -84,12 +88,25 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "api listening");
     }
-    let served = axum::serve(
+    let serve = axum::serve(
         listener,
         router::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await;
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .into_future();
+    // Requests in flight get a bounded time to finish once shutdown starts;
+    // a slow client reading a long export must not keep the process alive.
+    let drained = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    let served = tokio::select! {
+        served = serve => served,
+        () = drained => {
+            tracing::warn!(seconds = DRAIN_TIMEOUT.as_secs(), "requests still in flight after the drain timeout were cut");
+            Ok(())
+        }
+    };
     db.close().await;
     served.map_err(ApiStartError::Serve)
 }
@@ -116,13 +133,11 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
             TokenKeys::random(config.server.access_token_expire_minutes)
         }
     };
-    let passwords = Passwords {
-        cost: config.server.bcrypt_cost,
-    };
+    let passwords = Passwords::new(config.server.bcrypt_cost);
     let users = db.users();
     let bootstrap = ensure_admin(
         users.as_ref(),
-        passwords,
+        passwords.clone(),
         &config.server.admin_username,
         config.server.admin_password.as_deref(),
     )
@@ -142,6 +157,7 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
         passwords,
         broker: Arc::new(broker),
         started: Instant::now(),
+        health: Arc::default(),
     })
 }
 

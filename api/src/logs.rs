@@ -3,11 +3,11 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::export::{export_stream, ExportFormat};
-use crate::extract::Query;
+use crate::extract::{Path, Query};
 use crate::params::{FilterParams, PageParams};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -120,6 +120,7 @@ async fn page_with_total(
     params(("id" = String, Path, description = "The record's id, e.g. `logflow.logs-0-42`")),
     responses(
         (status = 200, description = "The record", body = StoredLog),
+        (status = 400, description = "Undecodable path parameter", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No record has this id", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),

@@ -5,10 +5,10 @@
 use crate::auth::AuthUser;
 use crate::broker::PartitionLag;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Query;
+use crate::extract::{Path, Query};
 use crate::params::split_list;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use logflow_core::query::parse_interval;
@@ -181,7 +181,7 @@ pub struct ServiceMetrics {
     params(("name" = String, Path, description = "The service"), WindowParams),
     responses(
         (status = 200, description = "The service's metrics", body = ServiceMetrics),
-        (status = 400, description = "Invalid window", body = ErrorBody),
+        (status = 400, description = "Invalid window or undecodable service name", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No logs from this service are stored", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
@@ -326,6 +326,12 @@ async fn timeseries(
 ) -> Result<Json<Timeseries>, ApiError> {
     let interval = parse_interval(params.interval.as_deref().unwrap_or("5m"))?;
     let window = Window::parse(params.window.as_deref())?;
+    if interval.as_secs() > window.seconds {
+        return Err(ApiError::bad_param(
+            "interval",
+            "the interval must not be longer than the window",
+        ));
+    }
     if window.seconds / interval.as_secs().max(1) > MAX_BUCKETS {
         return Err(ApiError::bad_param(
             "interval",

@@ -3,6 +3,7 @@
 use crate::auth::password::Passwords;
 use crate::auth::token::TokenKeys;
 use crate::broker::Broker;
+use crate::health::HealthCache;
 use logflow_store::meta::{MetaDb, UserRepository};
 use logflow_store::LogStore;
 use std::sync::Arc;
@@ -17,4 +18,5 @@ pub struct AppState {
     pub passwords: Passwords,
     pub broker: Arc<Broker>,
     pub started: Instant,
+    pub health: Arc<HealthCache>,
 }

@@ -22,6 +22,9 @@ use utoipa_axum::routes;
 
 /// Longest message a custom event may carry.
 pub const MAX_EVENT_MESSAGE: usize = 64 * 1024;
+/// Largest event as a whole, well under Kafka's default 1 MB message limit
+/// so that an oversized event is the client's 422, not the broker's refusal.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -127,11 +130,22 @@ async fn debug(
     }))
 }
 
+/// Header names that may carry credentials (names arrive lower-cased).
+/// Matched by part, so `x-auth-token` or `x-amz-security-token` are covered
+/// as well as `authorization`.
 fn is_secret(header: &str) -> bool {
-    matches!(
-        header,
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key"
-    )
+    [
+        "auth",
+        "token",
+        "key",
+        "secret",
+        "session",
+        "cookie",
+        "password",
+        "signature",
+    ]
+    .iter()
+    .any(|part| header.contains(part))
 }
 
 /// A custom event to record as a log record.
@@ -147,7 +161,7 @@ pub struct LogEvent {
     #[schema(example = "checkout-web")]
     pub service: Option<String>,
     /// Extra fields, kept under `fields` and searchable.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub fields: Option<Map<String, Value>>,
 }
 
@@ -218,6 +232,12 @@ async fn log_event(
         .insert("request_id".into(), Value::String(ctx.request_id));
     let payload = serde_json::to_vec(&record)
         .map_err(|e| ApiError::internal("serialising an event failed", e))?;
+    if payload.len() > MAX_EVENT_BYTES {
+        return Err(ApiError::invalid_field(
+            "fields",
+            format!("the event must be at most {MAX_EVENT_BYTES} bytes as JSON"),
+        ));
+    }
     let headers = OwnedHeaders::new().insert(Header {
         key: HEADER_HOST,
         value: Some(host.as_bytes()),

@@ -27,6 +27,49 @@ pub enum QueryError {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     },
+    #[error("invalid query: {0}")]
+    Text(String),
+}
+
+/// Longest query text accepted.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// Most nested groups and prefix operators (`NOT`, `+`, `-`) a query may
+/// have. The query parser recurses once for each, so without a bound a
+/// crafted query could exhaust a thread's stack and abort the process.
+pub const MAX_QUERY_NESTING: usize = 32;
+
+/// Refuses query text too long or too deeply nested to parse safely.
+fn check_text(text: &str) -> Result<(), QueryError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::Text(format!(
+            "the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted",
+            text.len()
+        )));
+    }
+    let (mut depth, mut deepest, mut prefix_ops) = (0usize, 0usize, 0usize);
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            '+' | '-' if prev.is_none_or(|p| p.is_whitespace() || p == '(') => prefix_ops += 1,
+            _ => {}
+        }
+        prev = Some(c);
+    }
+    prefix_ops += text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| *w == "NOT")
+        .count();
+    if deepest > MAX_QUERY_NESTING || prefix_ops > MAX_QUERY_NESTING {
+        return Err(QueryError::Text(format!(
+            "the query nests groups or NOT/+/- operators more than {MAX_QUERY_NESTING} deep"
+        )));
+    }
+    Ok(())
 }
 
 /// Which records a query or aggregation covers. Empty lists and `None`
@@ -49,6 +92,9 @@ pub struct LogFilter {
 impl LogFilter {
     /// Checks that the time range is not inverted.
     pub fn validate(&self) -> Result<(), QueryError> {
+        if let Some(text) = &self.text {
+            check_text(text)?;
+        }
         match (self.from, self.to) {
             (Some(from), Some(to)) if from > to => Err(QueryError::Range { from, to }),
             _ => Ok(()),
@@ -218,5 +264,30 @@ mod tests {
         ));
         assert!(parse_interval("5m").is_ok());
         assert!(parse_interval("0s").is_err());
+    }
+
+    #[test]
+    fn long_or_deeply_nested_query_text_is_refused() {
+        let with = |text: String| LogFilter {
+            text: Some(text),
+            ..Default::default()
+        };
+        for ok in [
+            "payment-service AND (timeout OR -declined)",
+            "NOT a AND NOT b",
+        ] {
+            assert_eq!(with(ok.into()).validate(), Ok(()), "{ok}");
+        }
+        let bad = [
+            "(".repeat(50_000),
+            format!("{}x{}", "(".repeat(33), ")".repeat(33)),
+            "NOT ".repeat(40) + "x",
+            "-(".repeat(20) + "x",
+            "x ".repeat(1500),
+        ];
+        for text in bad {
+            let err = with(text.clone()).validate().unwrap_err();
+            assert!(matches!(err, QueryError::Text(_)), "{}: {err}", &text[..20]);
+        }
     }
 }

@@ -237,10 +237,12 @@ async fn openapi_document_and_swagger_ui_work_offline() {
                 assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
                 assert!(responses.contains_key("401"), "{method} {path} lacks 401");
             }
-            assert!(
-                responses.keys().any(|k| k.starts_with('4')),
-                "{method} {path} documents no error"
-            );
+            if path != "/health" {
+                assert!(
+                    responses.keys().any(|k| k.starts_with('4')),
+                    "{method} {path} documents no error"
+                );
+            }
         }
     }
 

@@ -2,6 +2,8 @@
 //! hundreds of milliseconds by design) and the strength rules.
 
 use crate::error::ApiError;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use zxcvbn::{zxcvbn, Score};
 
 /// Shortest password accepted.
@@ -11,14 +13,28 @@ pub const MIN_LENGTH: usize = 8;
 pub const MAX_BYTES: usize = 72;
 
 /// Hashes and checks passwords at a configured bcrypt cost.
-#[derive(Debug, Clone, Copy)]
+///
+/// At most one bcrypt computation per core runs at a time: a flood of
+/// logins then queues here instead of filling the blocking pool that store
+/// searches also need.
+#[derive(Debug, Clone)]
 pub struct Passwords {
-    pub cost: u32,
+    cost: u32,
+    permits: Arc<Semaphore>,
 }
 
 impl Passwords {
+    pub fn new(cost: u32) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Passwords {
+            cost,
+            permits: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         let cost = self.cost;
+        let _permit = self.permit().await?;
         tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
             .await
             .map_err(|e| ApiError::internal("password hashing task failed", e))?
@@ -28,6 +44,7 @@ impl Passwords {
     /// True when `password` matches `hash`. A malformed stored hash counts
     /// as a mismatch (and is logged), never as a server error to the client.
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, ApiError> {
+        let _permit = self.permit().await?;
         let outcome = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
             .map_err(|e| ApiError::internal("password check task failed", e))?;
@@ -35,6 +52,15 @@ impl Passwords {
             tracing::error!(error = %e, "stored password hash is unreadable");
             false
         }))
+    }
+}
+
+impl Passwords {
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("password hashing is shut down", e))
     }
 }
 
@@ -48,6 +74,9 @@ pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), String
     }
     if password.len() > MAX_BYTES {
         return Err(format!("password must be at most {MAX_BYTES} bytes"));
+    }
+    if password.contains('\0') {
+        return Err("password must not contain NUL characters".into());
     }
     let entropy = zxcvbn(password, user_inputs);
     if entropy.score() >= Score::Three {
@@ -91,7 +120,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_garbage_hashes_do_not_match() {
-        let p = Passwords { cost: 4 };
+        let p = Passwords::new(4);
         let hash = p.hash("violet-kettle-93-orbit".into()).await.unwrap();
         assert!(p
             .verify("violet-kettle-93-orbit".into(), hash.clone())

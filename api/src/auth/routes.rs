@@ -142,7 +142,14 @@ async fn login(
     State(state): State<AppState>,
     JsonOrForm(req): JsonOrForm<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let found = state.users.by_username(&req.username).await?;
+    // A name no account can have (too long, control characters such as
+    // NUL, which PostgreSQL refuses) is an unknown user, not a query.
+    let plausible = req.username.len() <= 64 && !req.username.chars().any(char::is_control);
+    let found = if plausible {
+        state.users.by_username(&req.username).await?
+    } else {
+        None
+    };
     // Check a password even for an unknown user, so response time does not
     // tell which usernames exist.
     let hash = match &found {
@@ -153,7 +160,12 @@ async fn login(
     let user = match found {
         Some(u) if matches && u.user.is_active => u.user,
         _ => {
-            tracing::info!(user = %req.username, result = "failure", "login");
+            let user = if plausible {
+                req.username.as_str()
+            } else {
+                "<invalid>"
+            };
+            tracing::info!(%user, result = "failure", "login");
             return Err(ApiError::unauthorized("wrong username or password"));
         }
     };
@@ -307,7 +319,10 @@ fn valid_username(name: &str) -> Result<String, ApiError> {
 /// A syntactically valid address, lower-cased so uniqueness ignores case.
 fn valid_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
-    if email.len() <= 254 && email_address::EmailAddress::is_valid(email) {
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_control)
+        && email_address::EmailAddress::is_valid(email);
+    if valid {
         Ok(email.to_lowercase())
     } else {
         Err(ApiError::invalid_field(
@@ -317,13 +332,15 @@ fn valid_email(email: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Up to 200 characters; empty means none.
+/// Up to 200 characters, no control characters; empty means none.
 fn valid_full_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     match name.map(|n| n.trim().to_string()) {
-        Some(n) if n.chars().count() > 200 => Err(ApiError::invalid_field(
-            "full_name",
-            "full_name must be at most 200 characters",
-        )),
+        Some(n) if n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            Err(ApiError::invalid_field(
+                "full_name",
+                "full_name must be at most 200 characters, without control characters",
+            ))
+        }
         Some(n) if n.is_empty() => Ok(None),
         other => Ok(other),
     }
