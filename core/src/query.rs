@@ -64,7 +64,7 @@ fn check_text(text: &str) -> Result<(), QueryError> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| *w == "NOT")
         .count();
-    if deepest > MAX_QUERY_NESTING || prefix_ops > MAX_QUERY_NESTING {
+    if deepest + prefix_ops > MAX_QUERY_NESTING {
         return Err(QueryError::Text(format!(
             "the query nests groups or NOT/+/- operators more than {MAX_QUERY_NESTING} deep"
         )));
