@@ -19,7 +19,7 @@ use std::time::Duration;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long a published event may wait for the broker's acknowledgement.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Consumer lag of one partition.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -144,7 +144,8 @@ pub const MAX_EXPORT: usize = 1_000_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// csv, json (one array) or ndjson (one record per line).
+    /// csv, json (one array) or ndjson (one record per line; the default).
+    #[param(inline)]
     pub format: Option<ExportFormat>,
     /// Most records to export (1–1,000,000, default 10,000).
     #[param(minimum = 1, maximum = 1000000)]

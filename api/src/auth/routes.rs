@@ -29,12 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–64 characters: letters, digits, `.`, `_`, `-`.
-    #[schema(example = "ada")]
+    #[schema(example = "ada", pattern = "^[A-Za-z0-9._-]{3,64}$")]
     pub username: String,
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// At least 8 characters, at most 72 bytes, and hard to guess.
-    #[schema(example = "violet-kettle-93-orbit")]
+    #[schema(example = "violet-kettle-93-orbit", min_length = 8, max_length = 72)]
     pub password: String,
     #[schema(example = "Ada Lovelace")]
     pub full_name: Option<String>,
@@ -78,7 +78,8 @@ pub struct UsersParams {
     /// Most users to return (1–1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// Users to skip.
+    /// Users to skip (0–1,000,000).
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<u32>,
 }
 
@@ -291,6 +292,12 @@ async fn list_users(
         ));
     }
     let offset = params.offset.unwrap_or(0);
+    if offset > 1_000_000 {
+        return Err(ApiError::bad_param(
+            "offset",
+            "offset must be between 0 and 1000000",
+        ));
+    }
     let users = state.users.list(limit, offset).await?;
     let total = state.users.count().await?;
     Ok(Json(UsersPage {
