@@ -178,7 +178,14 @@ async fn login_me_and_password_change(db: Db) {
     );
     assert_eq!(body["user"]["username"], "ada");
 
-    for (username, password) in [("ada", "violet-kettle-93-orbiT"), ("nobody", STRONG)] {
+    // NUL (which PostgreSQL refuses) and overlong names are unknown users.
+    let long = "a".repeat(10_000);
+    for (username, password) in [
+        ("ada", "violet-kettle-93-orbiT"),
+        ("nobody", STRONG),
+        ("ad\u{0}a", STRONG),
+        (long.as_str(), STRONG),
+    ] {
         let (status, body) = post_json(
             &api,
             "/api/v1/auth/login",
@@ -211,6 +218,8 @@ async fn login_me_and_password_change(db: Db) {
         r.json::<Value>().await.unwrap()["full_name"],
         "Countess of Lovelace"
     );
+    let r = put(json!({"full_name": "Ada\u{0}"})).await.unwrap();
+    assert_eq!(r.status(), 422, "control characters in a name");
     let r = put(json!({"full_name": ""})).await.unwrap();
     assert_eq!(
         r.json::<Value>().await.unwrap()["full_name"],

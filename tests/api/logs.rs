@@ -64,6 +64,28 @@ async fn search_recent_get_export_and_trace() {
     bad_param(&api, t, &format!("{s}?limit=1001"), "limit").await;
     bad_param(&api, t, &format!("{s}?cursor=garbage"), "cursor").await;
     bad_param(&api, t, &format!("{s}?query=%22unbalanced"), "query").await;
+    let deep = "(".repeat(5_000);
+    bad_param(
+        &api,
+        t,
+        &format!("{s}?query={}", deep.replace('(', "%28")),
+        "query",
+    )
+    .await;
+    bad_param(
+        &api,
+        t,
+        &format!("{s}?query={}", "x%20".repeat(1_100)),
+        "query",
+    )
+    .await;
+    let body = api
+        .get_json("/api/v1/logs/%FF%FE", t, StatusCode::BAD_REQUEST)
+        .await;
+    assert_eq!(
+        body["error"], "invalid path parameter",
+        "invalid UTF-8 in a path"
+    );
     api.get_json(&format!("{s}?limit=many"), t, StatusCode::BAD_REQUEST)
         .await;
 

@@ -86,6 +86,7 @@ async fn health_ids_tracing_and_custom_events() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
+    assert!(r.headers().contains_key("x-request-id"));
     assert!(r.json::<Value>().await.unwrap()["error"].is_string());
 
     // Debug: admins only, credentials redacted.
