@@ -122,7 +122,10 @@ impl Broker {
     }
 
     /// Per partition of the log topic: committed offset, high watermark and
-    /// the difference.
+    /// the difference, as the broker reports them. Kafka's are exact; tansu
+    /// 0.6 reports a high watermark of its last batch's base offset plus one
+    /// (three batches of 30 records: 61, not 90), so on the local broker the
+    /// lag reads low by up to one batch per partition.
     pub async fn lag(&self) -> Result<Vec<PartitionLag>, String> {
         let offsets = self.offsets.clone();
         let topic = self.topic.clone();

@@ -119,7 +119,10 @@ async fn search_recent_get_export_and_trace() {
         "a record repeated"
     );
     assert!(
-        seen.windows(2).all(|w| w[0].0 >= w[1].0),
+        seen.windows(2).all(|w| {
+            let t = |s: &str| s.parse::<chrono::DateTime<Utc>>().unwrap();
+            t(&w[0].0) >= t(&w[1].0)
+        }),
         "not newest first"
     );
 

@@ -163,8 +163,22 @@ async fn metrics_report_exact_numbers_for_a_known_dataset() {
         assert_eq!(body["detail"]["parameter"], param, "{bad}: {body}");
     }
 
-    // System: the processors have committed everything, so lag is zero on
-    // every partition; the store holds the 100 records.
+    // System: the processors' committed offsets (the next offset each
+    // partition will read) add up to the 100 records produced. The lag
+    // itself is not asserted to the record: tansu 0.6 reports a partition's
+    // high watermark as the base offset of its last batch plus one, not the
+    // last offset plus one (see `broker::Broker::lag`), so on tansu the lag
+    // reads low; on Kafka it is exact.
+    let committed = |s: &Value| -> i64 {
+        s["ingest"]["partitions"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p["committed_offset"].as_i64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
     let system = wait_until(
         "the processor to commit its offsets",
         Duration::from_secs(30),
@@ -172,7 +186,7 @@ async fn metrics_report_exact_numbers_for_a_known_dataset() {
             let s = api
                 .get_json("/api/v1/metrics/system", t, StatusCode::OK)
                 .await;
-            (s["ingest"]["total_lag"] == 0, s)
+            (committed(&s) == 100, s)
         },
     )
     .await;
@@ -180,11 +194,8 @@ async fn metrics_report_exact_numbers_for_a_known_dataset() {
     assert!(system["store"]["size_bytes"].as_u64().unwrap() > 0);
     let partitions = system["ingest"]["partitions"].as_array().unwrap();
     assert_eq!(partitions.len(), 2);
-    let produced: i64 = partitions
-        .iter()
-        .map(|p| p["high_watermark"].as_i64().unwrap())
-        .sum();
-    assert_eq!(produced, 100);
+    assert!(partitions.iter().all(|p| p["lag"].as_i64().unwrap() >= 0));
+    assert_eq!(system["ingest"]["topic"], pipeline.topic.as_str());
     assert!(system["process"]["memory_rss_bytes"].as_u64().unwrap() > 1_000_000);
     assert_eq!(system["database"], "postgres");
 }
