@@ -68,3 +68,10 @@ ensure_schemathesis() {
   log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
+
+# Chromium (Debian's) for the browser test of Swagger UI at /docs.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  log "installing Chromium (Debian package) for the browser tests"
+  apt-get update -qq && apt-get install -y -qq chromium
+}

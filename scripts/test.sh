@@ -10,6 +10,7 @@ cd "$LOGFLOW_ROOT"
 ensure_tansu
 ensure_postgres
 ensure_redis
+ensure_chromium
 export TANSU_BIN="$(command -v tansu)"
 
 log "cargo fmt --check"

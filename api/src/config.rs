@@ -43,6 +43,11 @@ pub struct ServerArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Redis, shared by api replicas (`redis://host:6379`). Its health is
+    /// reported by `/health`; unset, nothing needs it.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// Key that signs access tokens (HS256). Unset: a random key per start,
     /// so tokens do not survive a restart.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]

@@ -51,11 +51,11 @@ pub struct Check {
 pub struct Health {
     /// `down` when the api cannot answer searches or logins (store or
     /// database down); `degraded` when something else is (the broker:
-    /// searches work, new logs do not arrive).
+    /// searches work, new logs do not arrive; Redis, when configured).
     pub status: Status,
     pub version: String,
     pub uptime_seconds: u64,
-    /// store, database, broker.
+    /// store, database, broker, and redis when `REDIS_URL` is set.
     pub checks: BTreeMap<String, Check>,
 }
 
@@ -78,7 +78,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 }
 
 async fn check_all(state: &AppState) -> (StatusCode, Health) {
-    let (store, database, broker) = tokio::join!(
+    let (store, database, broker, redis) = tokio::join!(
         check(Status::Down, async {
             state
                 .store
@@ -91,12 +91,26 @@ async fn check_all(state: &AppState) -> (StatusCode, Health) {
             state.db.ping().await.map_err(|e| e.to_string())
         }),
         check(Status::Degraded, state.broker.check()),
+        async {
+            match &state.redis {
+                Some(redis) => Some(
+                    check(Status::Degraded, async {
+                        redis.ping().await.map_err(|e| e.to_string())
+                    })
+                    .await,
+                ),
+                None => None,
+            }
+        },
     );
-    let checks = BTreeMap::from([
+    let mut checks = BTreeMap::from([
         ("store".to_string(), store),
         ("database".to_string(), database),
         ("broker".to_string(), broker),
     ]);
+    if let Some(redis) = redis {
+        checks.insert("redis".to_string(), redis);
+    }
     let status = checks
         .values()
         .map(|c| c.status)

@@ -25,6 +25,7 @@ use auth::token::{TokenKeys, WeakSecret};
 use broker::Broker;
 pub use config::{Config, ServerArgs};
 use logflow_store::meta::{MetaDb, MetaError};
+use logflow_store::redis::{RedisError, RedisPool};
 use logflow_store::tantivy_store::{OpenMode, TantivyStore};
 use logflow_store::StoreError;
 use state::AppState;
@@ -56,6 +57,8 @@ pub enum ApiStartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] WeakSecret),
+    #[error(transparent)]
+    Redis(#[from] RedisError),
     #[error(transparent)]
     Admin(#[from] BootstrapError),
     #[error("cannot create the Kafka client for {servers}: {source}")]
@@ -143,6 +146,13 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
     )
     .await?;
     announce_admin(&config.server.admin_username, &bootstrap);
+    let redis = match &config.server.redis_url {
+        Some(url) => Some(RedisPool::new(url)?),
+        None => {
+            tracing::info!("REDIS_URL is not set: no Redis (/health leaves it out)");
+            None
+        }
+    };
     let store = TantivyStore::open(&config.index_dir(), OpenMode::ReadOnly)?;
     let broker =
         Broker::new(&config.kafka, &config.group_id).map_err(|source| ApiStartError::Kafka {
@@ -156,6 +166,7 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
         tokens: Arc::new(tokens),
         passwords,
         broker: Arc::new(broker),
+        redis,
         started: Instant::now(),
         health: Arc::default(),
     })

@@ -13,8 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::{OpenApi as OpenApiDoc, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -57,14 +59,49 @@ impl Modify for BearerScheme {
 
 /// The OpenAPI document and the routes it describes.
 pub fn api() -> (Router<AppState>, OpenApiDoc) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .nest("/api/v1/auth", auth::routes::router())
         .nest("/api/v1/logs", logs::router())
         .nest("/api/v1/correlation", correlation::router())
         .nest("/api/v1/metrics", metrics::router())
         .nest("/api/v1/trace", trace::router())
-        .split_for_parts()
+        .split_for_parts();
+    document_unavailable(&mut doc);
+    (routes, doc)
+}
+
+/// Every route but `/health` reads the metadata database (the caller's
+/// account) or the store, so any of them can answer 503 while one is down.
+/// Added here once rather than in every route's list.
+fn document_unavailable(doc: &mut OpenApiDoc) {
+    let unavailable: RefOr<ApiResponse> = ResponseBuilder::new()
+        .description("A dependency (the metadata database, the log store or Kafka) is unavailable; retry later")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == "/health" {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            op.responses
+                .responses
+                .entry("503".to_string())
+                .or_insert_with(|| unavailable.clone());
+        }
+    }
 }
 
 /// The application, ready to serve.

@@ -5,6 +5,7 @@ use crate::auth::token::TokenKeys;
 use crate::broker::Broker;
 use crate::health::HealthCache;
 use logflow_store::meta::{MetaDb, UserRepository};
+use logflow_store::redis::RedisPool;
 use logflow_store::LogStore;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub passwords: Passwords,
     pub broker: Arc<Broker>,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<RedisPool>,
     pub started: Instant,
     pub health: Arc<HealthCache>,
 }

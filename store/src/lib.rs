@@ -6,6 +6,7 @@
 //! settings) is [`meta::MetaDb`], on SQLite or PostgreSQL.
 
 pub mod meta;
+pub mod redis;
 pub mod tantivy_store;
 
 use async_trait::async_trait;

@@ -23,6 +23,23 @@ pub const STRONG: &str = "violet-kettle-93-orbit";
 pub enum Db {
     Sqlite,
     Postgres,
+    /// PostgreSQL reached through a proxy on this port, which a test can
+    /// cut to take the database away.
+    PostgresVia(u16),
+}
+
+/// The `host:port` of the test PostgreSQL.
+pub fn pg_host_port() -> String {
+    let url = logflow_testkit::pg_base_url();
+    let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, rest)| rest);
+    let after_scheme = after_at
+        .split_once("://")
+        .map_or(after_at, |(_, rest)| rest);
+    after_scheme
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .to_string()
 }
 
 /// An api with no data and no broker (nothing listens on the port): for
@@ -47,9 +64,20 @@ impl TestApi {
     /// An api over the store in `data_dir`, with the broker at `bootstrap`
     /// (which may be down).
     pub async fn start(db: Db, data_dir: &Path, bootstrap: &str, topic: &str) -> TestApi {
+        Self::start_with_redis(db, data_dir, bootstrap, topic, None).await
+    }
+
+    /// As [`TestApi::start`], with `REDIS_URL` set.
+    pub async fn start_with_redis(
+        db: Db,
+        data_dir: &Path,
+        bootstrap: &str,
+        topic: &str,
+        redis_url: Option<String>,
+    ) -> TestApi {
         let schema = match db {
             Db::Sqlite => None,
-            Db::Postgres => Some(PgSchema::create().await),
+            Db::Postgres | Db::PostgresVia(_) => Some(PgSchema::create().await),
         };
         let config = Config {
             kafka: KafkaArgs {
@@ -62,7 +90,13 @@ impl TestApi {
             group_id: format!("{topic}-processor"),
             server: ServerArgs {
                 addr: "127.0.0.1:0".parse().unwrap(),
-                database_url: schema.as_ref().map(PgSchema::url),
+                database_url: schema.as_ref().map(|s| match db {
+                    Db::PostgresVia(port) => s
+                        .url()
+                        .replace(&pg_host_port(), &format!("127.0.0.1:{port}")),
+                    _ => s.url(),
+                }),
+                redis_url,
                 secret_key: Some(SECRET.to_string()),
                 access_token_expire_minutes: 30,
                 admin_username: "admin".into(),
@@ -320,5 +354,47 @@ impl Pipeline {
 
     pub async fn api(&self, db: Db) -> TestApi {
         TestApi::start(db, self.dir.path(), &self.broker.bootstrap(), &self.topic).await
+    }
+}
+
+/// A TCP forwarder to `target` on a random port. [`TcpProxy::cut`] closes
+/// the listener and every connection, as a dependency going down would.
+pub struct TcpProxy {
+    pub port: u16,
+    stop: CancellationToken,
+}
+
+impl TcpProxy {
+    pub async fn start(target: String) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(c) => c,
+                        Err(_) => return,
+                    },
+                };
+                let (target, token) = (target.clone(), token.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { port, stop }
+    }
+
+    pub fn cut(&self) {
+        self.stop.cancel();
     }
 }

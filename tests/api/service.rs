@@ -2,7 +2,9 @@
 //! OpenAPI document and Swagger UI, and the JSON fallbacks.
 
 use crate::common::wait_until;
-use crate::harness::{bare_api, dataset, Db, Pipeline};
+use crate::harness::{
+    bare_api, dataset, pg_host_port, Db, Pipeline, TcpProxy, TestApi, ADMIN_PASSWORD,
+};
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -243,6 +245,7 @@ async fn openapi_document_and_swagger_ui_work_offline() {
                     responses.keys().any(|k| k.starts_with('4')),
                     "{method} {path} documents no error"
                 );
+                assert!(responses.contains_key("503"), "{method} {path} lacks 503");
             }
         }
     }
@@ -263,4 +266,114 @@ async fn openapi_document_and_swagger_ui_work_offline() {
             assert!(body.contains("/api-docs/openapi.json"), "{body}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_database_and_redis_going_away() {
+    let database = TcpProxy::start(pg_host_port()).await;
+    let redis = TcpProxy::start("127.0.0.1:6379".into()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let no_broker = format!("127.0.0.1:{}", logflow_testkit::free_port());
+    let api = TestApi::start_with_redis(
+        Db::PostgresVia(database.port),
+        dir.path(),
+        &no_broker,
+        "logflow.logs",
+        Some(format!("redis://127.0.0.1:{}", redis.port)),
+    )
+    .await;
+    let health = || async {
+        let r = api.req(Method::GET, "/health", None).send().await.unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    let (status, body) = health().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "degraded", "no broker: {body}");
+    assert_eq!(body["checks"]["database"]["status"], "healthy");
+    assert_eq!(body["checks"]["redis"]["status"], "healthy");
+
+    redis.cut();
+    let body = wait_until(
+        "Redis to show degraded",
+        Duration::from_secs(30),
+        || async {
+            let (status, body) = health().await;
+            (
+                status == 200 && body["checks"]["redis"]["status"] == "degraded",
+                body,
+            )
+        },
+    )
+    .await;
+    assert!(body["checks"]["redis"]["detail"].is_string());
+
+    database.cut();
+    let body = wait_until(
+        "the database to show down",
+        Duration::from_secs(30),
+        || async {
+            let (status, body) = health().await;
+            (status == 503 && body["status"] == "down", body)
+        },
+    )
+    .await;
+    assert_eq!(body["checks"]["database"]["status"], "down");
+    // A login now needs the database: 503 with a JSON error, not a 500.
+    let r = api
+        .req(Method::POST, "/api/v1/auth/login", None)
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "service unavailable"
+    );
+}
+
+/// Swagger UI as a person meets it: a real (headless) Chromium loads
+/// `/docs/` with every network feature that could reach the internet off,
+/// runs its JavaScript from the vendored assets, fetches the OpenAPI
+/// document and renders the operations and the Authorize button.
+#[tokio::test]
+async fn swagger_ui_renders_offline_in_a_real_browser() {
+    let (api, _dir) = bare_api(Db::Sqlite).await;
+    let profile = tempfile::tempdir().unwrap();
+    let chromium = std::env::var("CHROMIUM_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(api.url("/docs/"))
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {chromium} ({e}): browser tests need it and never skip; scripts/test.sh installs it")
+        });
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("LogFlow API"),
+        "the spec's title is not rendered:\n{}",
+        &dom[..dom.len().min(3000)]
+    );
+    for operation in [
+        "/api/v1/logs/search",
+        "/api/v1/auth/login",
+        "/api/v1/metrics/overview",
+    ] {
+        assert!(dom.contains(operation), "{operation} is not rendered");
+    }
+    assert!(dom.contains("btn authorize"), "no Authorize button");
 }
