@@ -189,3 +189,47 @@ async fn top_errors_groups_long_messages_by_their_first_256_bytes() {
     let page = store.search(&Default::default()).await.expect("search");
     assert!(page.hits.iter().all(|h| h.record.message.len() == 401));
 }
+
+/// A filter restricting only time counts the segments it covers whole from
+/// their term dictionaries; the answer must equal counting every document.
+#[tokio::test]
+async fn covered_segments_count_the_same_as_visited_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = writer(dir.path());
+    // Three writes, three segments: 10:00–10:09, 10:20–10:29, 10:40–10:49.
+    for (band, first) in [(0u32, 0i64), (20, 100), (40, 200)] {
+        let records: Vec<LogRecord> = (0..10)
+            .map(|i| {
+                let ts = format!("2026-11-22T10:{:02}:00Z", band + i);
+                let (service, level) = if i % 3 == 0 {
+                    ("api", Level::Error)
+                } else {
+                    ("auth", Level::Info)
+                };
+                record(&ts, service, level, "m")
+            })
+            .collect();
+        store.write(batch(0, first, records).into()).await.unwrap();
+    }
+    // Covers the middle segment whole and the last one in part (10:40–10:44).
+    let time_only = LogFilter {
+        from: Some(at("2026-11-22T10:15:00Z")),
+        to: Some(at("2026-11-22T10:45:00Z")),
+        ..LogFilter::default()
+    };
+    let every_service = LogFilter {
+        services: vec!["api".into(), "auth".into()],
+        ..time_only.clone()
+    };
+    let levels = store.count_by_level(&time_only).await.unwrap();
+    assert_eq!(levels, [tc("INFO", 9), tc("ERROR", 6)]);
+    assert_eq!(levels, store.count_by_level(&every_service).await.unwrap());
+    let services = store.count_by_service(&time_only).await.unwrap();
+    assert_eq!(services, [tc("auth", 9), tc("api", 6)]);
+    assert_eq!(
+        services,
+        store.count_by_service(&every_service).await.unwrap()
+    );
+    let everything = store.count_by_level(&LogFilter::default()).await.unwrap();
+    assert_eq!(everything, [tc("INFO", 18), tc("ERROR", 12)]);
+}
