@@ -230,6 +230,15 @@ async fn covered_segments_count_the_same_as_visited_ones() {
         services,
         store.count_by_service(&every_service).await.unwrap()
     );
+    // Other filters on a covered segment drop only the time clause.
+    let api_only = LogFilter {
+        services: vec!["api".into()],
+        ..time_only.clone()
+    };
+    assert_eq!(store.count(&api_only).await.unwrap(), 6);
+    assert_eq!(store.count_by_level(&api_only).await.unwrap(), [tc("ERROR", 6)]);
+    assert_eq!(store.count(&time_only).await.unwrap(), 15);
+    assert_eq!(store.top_errors(&time_only, 5).await.unwrap(), [tc("m", 6)]);
     let everything = store.count_by_level(&LogFilter::default()).await.unwrap();
     assert_eq!(everything, [tc("INFO", 18), tc("ERROR", 12)]);
 }

@@ -41,9 +41,20 @@ fn per_day<C: Collector>(
 }
 
 pub(crate) fn count(catalog: &Catalog, filter: &LogFilter) -> Result<u64, StoreError> {
-    let query = filter_query(catalog.schema(), filter)?;
     let mut total = 0u64;
-    per_day(catalog, filter, &*query, &Count, |n| total += n as u64)?;
+    per_segment(
+        catalog,
+        filter,
+        &filter.levels,
+        &Count,
+        |segment, counted| {
+            total += match counted {
+                Counted::Visited(n) => n as u64,
+                Counted::Whole => u64::from(segment.num_docs()),
+            };
+            Ok(())
+        },
+    )?;
     Ok(total)
 }
 
@@ -53,15 +64,7 @@ pub(crate) fn count_by(
     filter: &LogFilter,
     field: &'static str,
 ) -> Result<Vec<TermCount>, StoreError> {
-    let query = filter_query(catalog.schema(), filter)?;
-    terms(
-        catalog,
-        filter,
-        &*query,
-        field,
-        usize::MAX,
-        Shortcut::WhenCovered,
-    )
+    terms(catalog, filter, &filter.levels, field, usize::MAX)
 }
 
 /// The `n` most frequent messages (their first 256 bytes) among ERROR and
@@ -78,57 +81,30 @@ pub(crate) fn top_errors(
     if levels.is_empty() || n == 0 {
         return Ok(Vec::new());
     }
-    let query = filter_query_with_levels(catalog.schema(), filter, &levels)?;
-    // The query narrows the levels beyond the filter: every segment is
-    // counted document by document.
-    terms(catalog, filter, &*query, MESSAGE_RAW, n, Shortcut::Never)
-}
-
-/// Whether [`terms`] may read a segment's counts from its term dictionary.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shortcut {
-    /// `query` is exactly the filter's: segments the filter covers whole
-    /// are counted from document frequencies.
-    WhenCovered,
-    Never,
+    terms(catalog, filter, &levels, MESSAGE_RAW, n)
 }
 
 /// Most frequent first, ties by key so results are stable.
 fn terms(
     catalog: &Catalog,
     filter: &LogFilter,
-    query: &dyn Query,
+    levels: &[Level],
     field: &'static str,
     n: usize,
-    shortcut: Shortcut,
 ) -> Result<Vec<TermCount>, StoreError> {
     let mut totals: HashMap<String, u64> = HashMap::new();
     let collector = TermCounts { field };
-    for day in catalog.newest_first()? {
-        if !day_overlaps(day.day, filter.from, filter.to) {
-            continue;
-        }
-        let fail = |e| index_error(&day.name, e);
-        let searcher = day.reader.searcher();
-        let weight = query
-            .weight(EnableScoring::disabled_from_searcher(&searcher))
-            .map_err(fail)?;
-        let mut visited = Vec::new();
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            if shortcut == Shortcut::WhenCovered && covers(filter, segment).map_err(fail)? {
-                add_doc_freqs(segment, field, &mut totals).map_err(fail)?;
-            } else {
-                visited.push(
-                    collector
-                        .collect_segment(&*weight, ord as SegmentOrdinal, segment)
-                        .map_err(fail)?,
-                );
+    per_segment(catalog, filter, levels, &collector, |segment, counted| {
+        match counted {
+            Counted::Visited(fruit) => {
+                for (key, count) in collector.merge_fruits(vec![fruit])? {
+                    *totals.entry(key).or_default() += count;
+                }
             }
+            Counted::Whole => add_doc_freqs(segment, field, &mut totals)?,
         }
-        for (key, count) in collector.merge_fruits(visited).map_err(fail)? {
-            *totals.entry(key).or_default() += count;
-        }
-    }
+        Ok(())
+    })?;
     let mut out: Vec<TermCount> = totals
         .into_iter()
         .map(|(key, count)| TermCount { key, count })
@@ -138,23 +114,83 @@ fn terms(
     Ok(out)
 }
 
-/// True when the filter restricts nothing but time and every document of
-/// the segment lies inside its range. Then the segment's counts per term
-/// are its term dictionary's document frequencies, read without visiting a
-/// document: an overview over a million records costs a few dictionary
-/// reads instead of a million fast-field reads. Segments with deletions
-/// are visited (a document frequency counts deleted documents too).
-fn covers(filter: &LogFilter, segment: &SegmentReader) -> tantivy::Result<bool> {
-    let time_only = filter.text.is_none()
+/// What [`per_segment`] did with a segment.
+enum Counted<F> {
+    /// Matching documents were visited; the collector's segment result.
+    Visited(F),
+    /// Every document of the segment matches: count it from the segment's
+    /// own statistics (document count, term document frequencies), without
+    /// visiting a document.
+    Whole,
+}
+
+/// Runs `collector` over each segment of every day index the filter's time
+/// range touches, with `levels` in place of the filter's own, handing each
+/// segment's outcome to `fold`.
+///
+/// The time range is where the cost is: tantivy checks it document by
+/// document. A segment whose documents all lie inside the range (its
+/// timestamp column's bounds say so) is matched without it, and when the
+/// filter restricts nothing else the whole segment matches ([`Counted::Whole`]),
+/// so an overview of the last day over a million records reads a few
+/// dictionaries instead of a million timestamps.
+fn per_segment<C: Collector>(
+    catalog: &Catalog,
+    filter: &LogFilter,
+    levels: &[Level],
+    collector: &C,
+    mut fold: impl FnMut(
+        &SegmentReader,
+        Counted<<C::Child as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<()>,
+) -> Result<(), StoreError> {
+    let schema = catalog.schema();
+    let bounded = filter_query_with_levels(schema, filter, levels)?;
+    let untimed_filter = LogFilter {
+        from: None,
+        to: None,
+        ..filter.clone()
+    };
+    let untimed = filter_query_with_levels(schema, &untimed_filter, levels)?;
+    let nothing_but_time = levels.is_empty()
+        && filter.text.is_none()
         && filter.services.is_empty()
-        && filter.levels.is_empty()
         && filter.host.is_none()
         && filter.correlation_id.is_none();
-    if !time_only || segment.num_deleted_docs() > 0 {
-        return Ok(false);
+    for day in catalog.newest_first()? {
+        if !day_overlaps(day.day, filter.from, filter.to) {
+            continue;
+        }
+        let fail = |e| index_error(&day.name, e);
+        let searcher = day.reader.searcher();
+        let scoring = EnableScoring::disabled_from_searcher(&searcher);
+        let bounded = bounded.weight(scoring).map_err(fail)?;
+        let untimed = untimed.weight(scoring).map_err(fail)?;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let inside = within(filter, segment).map_err(fail)?;
+            let counted = if inside && nothing_but_time && segment.num_deleted_docs() == 0 {
+                Counted::Whole
+            } else {
+                let weight = if inside { &untimed } else { &bounded };
+                Counted::Visited(
+                    collector
+                        .collect_segment(weight.as_ref(), ord as SegmentOrdinal, segment)
+                        .map_err(fail)?,
+                )
+            };
+            fold(segment, counted).map_err(fail)?;
+        }
     }
-    // The column's min and max bound its values, so the test is safe even
-    // where they are not exact.
+    Ok(())
+}
+
+/// True when every document of the segment lies inside the filter's time
+/// range. The column's min and max bound its values, so the test is safe
+/// even where they are not exact.
+fn within(filter: &LogFilter, segment: &SegmentReader) -> tantivy::Result<bool> {
+    if filter.from.is_none() && filter.to.is_none() {
+        return Ok(true);
+    }
     let timestamps = segment.fast_fields().date(TIMESTAMP)?;
     let after_from = filter
         .from
