@@ -236,7 +236,10 @@ async fn covered_segments_count_the_same_as_visited_ones() {
         ..time_only.clone()
     };
     assert_eq!(store.count(&api_only).await.unwrap(), 6);
-    assert_eq!(store.count_by_level(&api_only).await.unwrap(), [tc("ERROR", 6)]);
+    assert_eq!(
+        store.count_by_level(&api_only).await.unwrap(),
+        [tc("ERROR", 6)]
+    );
     assert_eq!(store.count(&time_only).await.unwrap(), 15);
     assert_eq!(store.top_errors(&time_only, 5).await.unwrap(), [tc("m", 6)]);
     let everything = store.count_by_level(&LogFilter::default()).await.unwrap();
