@@ -46,6 +46,19 @@ impl ClientContext for ResumeContext {}
 
 impl ConsumerContext for ResumeContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Logged at info: a member that never gets partitions (a stalled
+        // group join) is otherwise silent.
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(?partitions, "partitions assigned");
+            }
+            Rebalance::Revoke(list) => {
+                let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+                tracing::info!(?partitions, "partitions revoked");
+            }
+            Rebalance::Error(err) => tracing::warn!(%err, "rebalance failed"),
+        }
         if let Rebalance::Assign(list) = rebalance {
             if let Ok(mut assigned) = self.assigned.lock() {
                 assigned.extend(list.elements().iter().map(|e| e.partition()));
