@@ -9,10 +9,11 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, TopicPartitionList};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a metadata or offset request may take before the broker counts
 /// as unreachable.
@@ -121,14 +122,12 @@ impl Broker {
         })
     }
 
-    /// Per partition of the log topic: committed offset, high watermark and
-    /// the difference, as the broker reports them. Kafka's are exact; tansu
-    /// 0.6 reports a high watermark of its last batch's base offset plus one
-    /// (three batches of 30 records: 61, not 90), so on the local broker the
-    /// lag reads low by up to one batch per partition.
+    /// Per partition of the log topic: committed offset, end of the log
+    /// and the difference.
     pub async fn lag(&self) -> Result<Vec<PartitionLag>, String> {
         let offsets = self.offsets.clone();
         let topic = self.topic.clone();
+        let servers = self.servers.clone();
         blocking(move || {
             let md = offsets.fetch_metadata(Some(&topic), PROBE_TIMEOUT)?;
             let partitions: Vec<i32> = md
@@ -141,25 +140,77 @@ impl Broker {
                 tpl.add_partition(&topic, p);
             }
             let committed = offsets.committed_offsets(tpl, PROBE_TIMEOUT)?;
-            let mut lags = Vec::with_capacity(partitions.len());
-            for p in partitions {
-                let (low, high) = offsets.fetch_watermarks(&topic, p, PROBE_TIMEOUT)?;
-                let committed_offset = committed
-                    .find_partition(&topic, p)
-                    .and_then(|e| e.offset().to_raw())
-                    .filter(|&o| o >= 0);
-                let lag = high - committed_offset.unwrap_or(low);
-                lags.push(PartitionLag {
-                    partition: p,
-                    committed_offset,
-                    high_watermark: high,
-                    lag: lag.max(0),
-                });
+            let mut watermarks = Vec::with_capacity(partitions.len());
+            for &p in &partitions {
+                watermarks.push((p, offsets.fetch_watermarks(&topic, p, PROBE_TIMEOUT)?));
             }
+            let ends = log_ends(&servers, &topic, &watermarks)?;
+            let lags = watermarks
+                .into_iter()
+                .map(|(p, (low, high))| {
+                    let end = ends.get(&p).copied().unwrap_or(high).max(high);
+                    let committed_offset = committed
+                        .find_partition(&topic, p)
+                        .and_then(|e| e.offset().to_raw())
+                        .filter(|&o| o >= 0);
+                    PartitionLag {
+                        partition: p,
+                        committed_offset,
+                        high_watermark: end,
+                        lag: (end - committed_offset.unwrap_or(low)).max(0),
+                    }
+                })
+                .collect();
             Ok(lags)
         })
         .await
     }
+}
+
+/// The offset after the last record of each partition, read from the log
+/// itself: tansu 0.6 reports a high watermark of its last batch's base
+/// offset plus one (three batches of 30 records: 61, not 90), so the batch
+/// at `high - 1` is read to its end. On Kafka that read returns the one
+/// last record and confirms the reported watermark. Partitions that
+/// answer nothing within the probe time keep the reported value.
+fn log_ends(
+    servers: &str,
+    topic: &str,
+    watermarks: &[(i32, (i64, i64))],
+) -> Result<HashMap<i32, i64>, KafkaError> {
+    let mut ends = HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for &(p, (low, high)) in watermarks {
+        if high > low {
+            tpl.add_partition_offset(topic, p, Offset::Offset(high - 1))?;
+        }
+    }
+    if tpl.count() == 0 {
+        return Ok(ends);
+    }
+    // A throwaway reader outside any group: it never commits or joins.
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .set("group.id", "logflow-api-log-end-probe")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("log_level", "3")
+        .create()?;
+    reader.assign(&tpl)?;
+    let mut open = tpl.count();
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    while open > 0 && Instant::now() < deadline {
+        match reader.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let end = ends.entry(message.partition()).or_insert(0);
+                *end = (*end).max(message.offset() + 1);
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => open -= 1,
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    Ok(ends)
 }
 
 async fn blocking<T: Send + 'static>(
