@@ -242,6 +242,19 @@ async fn covered_segments_count_the_same_as_visited_ones() {
     );
     assert_eq!(store.count(&time_only).await.unwrap(), 15);
     assert_eq!(store.top_errors(&time_only, 5).await.unwrap(), [tc("m", 6)]);
+    let minutes = store
+        .histogram(&time_only, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let counts: Vec<u64> = minutes.iter().map(|b| b.count).collect();
+    assert_eq!(counts, [10, 5], "10:20–10:29 whole, 10:40–10:44 in part");
+    assert_eq!(
+        minutes,
+        store
+            .histogram(&every_service, Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
     let everything = store.count_by_level(&LogFilter::default()).await.unwrap();
     assert_eq!(everything, [tc("INFO", 18), tc("ERROR", 12)]);
 }

@@ -4,7 +4,7 @@
 //! cut-offs.
 
 use super::days::{day_overlaps, Catalog};
-use super::filter::{filter_query, filter_query_with_levels};
+use super::filter::filter_query_with_levels;
 use super::index_error;
 use super::schema::{to_tantivy_date, LEVEL, MESSAGE_RAW, TIMESTAMP};
 use crate::{HistogramBucket, StoreError, TermCount};
@@ -17,29 +17,6 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{EnableScoring, Query};
 use tantivy::{DateTime, DocId, Score, SegmentOrdinal, SegmentReader};
 
-/// Runs `collector` on every day index the filter's time range touches and
-/// folds the per-day results with `merge`.
-fn per_day<C: Collector>(
-    catalog: &Catalog,
-    filter: &LogFilter,
-    query: &dyn Query,
-    collector: &C,
-    mut merge: impl FnMut(C::Fruit),
-) -> Result<(), StoreError> {
-    for day in catalog.newest_first()? {
-        if !day_overlaps(day.day, filter.from, filter.to) {
-            continue;
-        }
-        let fruit = day
-            .reader
-            .searcher()
-            .search(query, collector)
-            .map_err(|e| index_error(&day.name, e))?;
-        merge(fruit);
-    }
-    Ok(())
-}
-
 pub(crate) fn count(catalog: &Catalog, filter: &LogFilter) -> Result<u64, StoreError> {
     let mut total = 0u64;
     per_segment(
@@ -47,6 +24,7 @@ pub(crate) fn count(catalog: &Catalog, filter: &LogFilter) -> Result<u64, StoreE
         filter,
         &filter.levels,
         &Count,
+        WholeSegments::FromStatistics,
         |segment, counted| {
             total += match counted {
                 Counted::Visited(n) => n as u64,
@@ -94,17 +72,24 @@ fn terms(
 ) -> Result<Vec<TermCount>, StoreError> {
     let mut totals: HashMap<String, u64> = HashMap::new();
     let collector = TermCounts { field };
-    per_segment(catalog, filter, levels, &collector, |segment, counted| {
-        match counted {
-            Counted::Visited(fruit) => {
-                for (key, count) in collector.merge_fruits(vec![fruit])? {
-                    *totals.entry(key).or_default() += count;
+    per_segment(
+        catalog,
+        filter,
+        levels,
+        &collector,
+        WholeSegments::FromStatistics,
+        |segment, counted| {
+            match counted {
+                Counted::Visited(fruit) => {
+                    for (key, count) in collector.merge_fruits(vec![fruit])? {
+                        *totals.entry(key).or_default() += count;
+                    }
                 }
+                Counted::Whole => add_doc_freqs(segment, field, &mut totals)?,
             }
-            Counted::Whole => add_doc_freqs(segment, field, &mut totals)?,
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let mut out: Vec<TermCount> = totals
         .into_iter()
         .map(|(key, count)| TermCount { key, count })
@@ -124,6 +109,16 @@ enum Counted<F> {
     Whole,
 }
 
+/// Whether [`per_segment`] may answer a whole segment from its statistics
+/// ([`Counted::Whole`]) or must always visit its documents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WholeSegments {
+    /// For counts: a whole segment is counted from its statistics.
+    FromStatistics,
+    /// For collectors that need each document (histograms).
+    Visit,
+}
+
 /// Runs `collector` over each segment of every day index the filter's time
 /// range touches, with `levels` in place of the filter's own, handing each
 /// segment's outcome to `fold`.
@@ -139,6 +134,7 @@ fn per_segment<C: Collector>(
     filter: &LogFilter,
     levels: &[Level],
     collector: &C,
+    whole_segments: WholeSegments,
     mut fold: impl FnMut(
         &SegmentReader,
         Counted<<C::Child as SegmentCollector>::Fruit>,
@@ -152,7 +148,8 @@ fn per_segment<C: Collector>(
         ..filter.clone()
     };
     let untimed = filter_query_with_levels(schema, &untimed_filter, levels)?;
-    let nothing_but_time = levels.is_empty()
+    let count_whole = whole_segments == WholeSegments::FromStatistics
+        && levels.is_empty()
         && filter.text.is_none()
         && filter.services.is_empty()
         && filter.host.is_none()
@@ -168,7 +165,7 @@ fn per_segment<C: Collector>(
         let untimed = untimed.weight(scoring).map_err(fail)?;
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let inside = within(filter, segment).map_err(fail)?;
-            let counted = if inside && nothing_but_time && segment.num_deleted_docs() == 0 {
+            let counted = if inside && count_whole && segment.num_deleted_docs() == 0 {
                 Counted::Whole
             } else {
                 let weight = if inside { &untimed } else { &bounded };
@@ -238,16 +235,27 @@ pub(crate) fn histogram(
             query: format!("histogram interval {interval:?}"),
             reason: "the interval must be between 1µs and ~292,000 years".into(),
         })?;
-    let query = filter_query(catalog.schema(), filter)?;
+    let collector = Histogram { width };
     let mut totals: HashMap<i64, LevelCounts> = HashMap::new();
-    per_day(catalog, filter, &*query, &Histogram { width }, |buckets| {
-        for (bucket, counts) in buckets {
-            let total = totals.entry(bucket).or_default();
-            for (t, c) in total.iter_mut().zip(counts) {
-                *t += c;
+    per_segment(
+        catalog,
+        filter,
+        &filter.levels,
+        &collector,
+        WholeSegments::Visit,
+        |_, counted| {
+            let Counted::Visited(fruit) = counted else {
+                unreachable!("histograms visit every segment: they need each timestamp");
+            };
+            for (bucket, counts) in collector.merge_fruits(vec![fruit])? {
+                let total = totals.entry(bucket).or_default();
+                for (t, c) in total.iter_mut().zip(counts) {
+                    *t += c;
+                }
             }
-        }
-    })?;
+            Ok(())
+        },
+    )?;
     let mut buckets: Vec<HistogramBucket> = totals
         .into_iter()
         .filter_map(|(bucket, counts)| {
