@@ -62,7 +62,6 @@ pub struct TraceResponse {
     responses(
         (status = 200, description = "The flow", body = TraceResponse),
         (status = 400, description = "Undecodable path parameter", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No record carries this correlation id", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]

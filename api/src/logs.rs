@@ -45,7 +45,6 @@ pub struct SearchResponse {
     responses(
         (status = 200, description = "Matching records", body = SearchResponse),
         (status = 400, description = "Invalid parameter; `detail.parameter` names it", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn search(
@@ -82,7 +81,6 @@ pub struct RecentParams {
     responses(
         (status = 200, description = "The newest records first", body = SearchResponse),
         (status = 400, description = "Invalid parameter", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn recent(
@@ -121,7 +119,6 @@ async fn page_with_total(
     responses(
         (status = 200, description = "The record", body = StoredLog),
         (status = 400, description = "Undecodable path parameter", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No record has this id", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
@@ -163,7 +160,6 @@ pub struct ExportParams {
                 (String = "application/x-ndjson"),
             )),
         (status = 400, description = "Invalid parameter", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn export(

@@ -148,7 +148,6 @@ pub struct Overview {
     responses(
         (status = 200, description = "The overview", body = Overview),
         (status = 400, description = "Invalid window", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn overview(
@@ -182,7 +181,6 @@ pub struct ServiceMetrics {
     responses(
         (status = 200, description = "The service's metrics", body = ServiceMetrics),
         (status = 400, description = "Invalid window or undecodable service name", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 404, description = "No logs from this service are stored", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
@@ -246,7 +244,6 @@ pub struct SystemMetrics {
 #[utoipa::path(get, path = "/system", tag = "metrics", security(("bearer" = [])),
     responses(
         (status = 200, description = "System metrics", body = SystemMetrics),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn system(
@@ -316,7 +313,6 @@ pub struct Timeseries {
     responses(
         (status = 200, description = "The series", body = Timeseries),
         (status = 400, description = "Invalid interval or window, or too many buckets", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
 async fn timeseries(

@@ -67,24 +67,20 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .nest("/api/v1/metrics", metrics::router())
         .nest("/api/v1/trace", trace::router())
         .split_for_parts();
-    document_unavailable(&mut doc);
+    document_shared_errors(&mut doc);
     (routes, doc)
 }
 
-/// Every route but `/health` reads the metadata database (the caller's
-/// account) or the store, so any of them can answer 503 while one is down.
-/// Added here once rather than in every route's list.
-fn document_unavailable(doc: &mut OpenApiDoc) {
-    let unavailable: RefOr<ApiResponse> = ResponseBuilder::new()
-        .description("A dependency (the metadata database, the log store or Kafka) is unavailable; retry later")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build()
-        .into();
+/// The error responses every route shares, added here once rather than in
+/// every route's list: any route that names the bearer scheme answers 401
+/// without a valid token, and every route but `/health` reads the metadata
+/// database (the caller's account) or the store, so it answers 503 while
+/// one is down.
+fn document_shared_errors(doc: &mut OpenApiDoc) {
+    let unauthorized = error_response("Missing, invalid or expired token");
+    let unavailable = error_response(
+        "A dependency (the metadata database, the log store or Kafka) is unavailable; retry later",
+    );
     for (path, item) in doc.paths.paths.iter_mut() {
         if path == "/health" {
             continue;
@@ -96,12 +92,31 @@ fn document_unavailable(doc: &mut OpenApiDoc) {
             &mut item.delete,
         ];
         for op in operations.into_iter().flatten() {
-            op.responses
-                .responses
+            let responses = &mut op.responses.responses;
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                responses
+                    .entry("401".to_string())
+                    .or_insert_with(|| unauthorized.clone());
+            }
+            responses
                 .entry("503".to_string())
                 .or_insert_with(|| unavailable.clone());
         }
     }
+}
+
+/// A response with an [`ErrorBody`](crate::error::ErrorBody) body.
+fn error_response(description: &str) -> RefOr<ApiResponse> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 /// The application, ready to serve.

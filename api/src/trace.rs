@@ -50,7 +50,6 @@ pub struct TraceContext {
 #[utoipa::path(get, path = "/context", tag = "trace", security(("bearer" = [])),
     responses(
         (status = 200, description = "This request's context", body = TraceContext),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
     ))]
 async fn context(
     AuthUser(user): AuthUser,
@@ -92,7 +91,6 @@ pub struct DebugInfo {
 #[utoipa::path(get, path = "/debug", tag = "trace", security(("bearer" = [])),
     responses(
         (status = 200, description = "Debug information", body = DebugInfo),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 503, description = "The log store is unavailable", body = ErrorBody),
     ))]
@@ -181,7 +179,6 @@ pub struct LogEventAccepted {
     responses(
         (status = 202, description = "Accepted by Kafka", body = LogEventAccepted),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
         (status = 503, description = "Kafka did not acknowledge the event in time", body = ErrorBody),

@@ -199,7 +199,6 @@ async fn dummy_hash(state: &AppState) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's account", body = User),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
     ))]
 async fn me(AuthUser(user): AuthUser) -> Json<User> {
     Json(user)
@@ -211,7 +210,6 @@ async fn me(AuthUser(user): AuthUser) -> Json<User> {
     responses(
         (status = 200, description = "The updated account", body = User),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 409, description = "Email already taken", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid field, weak password or wrong current password", body = ErrorBody),
@@ -276,7 +274,6 @@ async fn update_me(
     responses(
         (status = 200, description = "A page of accounts", body = UsersPage),
         (status = 400, description = "Invalid parameter", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 async fn list_users(
