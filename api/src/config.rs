@@ -1,6 +1,8 @@
 //! The api's configuration. Flags and environment variables are one
 //! definition (clap `env`), so `logflow api --help` lists both.
 
+use crate::cache::CacheArgs;
+use crate::ratelimit::RateLimitArgs;
 use clap::Args;
 use logflow_kafka::KafkaArgs;
 use std::net::SocketAddr;
@@ -43,10 +45,15 @@ pub struct ServerArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Redis, shared by api replicas (`redis://host:6379`). Its health is
-    /// reported by `/health`; unset, nothing needs it.
+    /// Redis, shared by api replicas (`redis://host:6379`): the response
+    /// cache and the rate limits live there. Unset: both in-process.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Prefix of every key LogFlow writes to Redis, so deployments can
+    /// share one server.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "logflow:")]
+    pub redis_key_prefix: String,
 
     /// Key that signs access tokens (HS256). Unset: a random key per start,
     /// so tokens do not survive a restart.
@@ -71,6 +78,12 @@ pub struct ServerArgs {
     #[arg(long, env = "LOGFLOW_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
 }
 
 impl Config {

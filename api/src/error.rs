@@ -23,7 +23,7 @@ pub struct ErrorBody {
 }
 
 /// An error a handler returns; becomes an [`ErrorBody`] response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub error: String,

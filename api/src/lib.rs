@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod broker;
+pub mod cache;
 pub mod config;
 pub mod correlation;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod params;
+pub mod ratelimit;
 pub mod request_context;
 pub mod router;
 pub mod state;
@@ -23,11 +25,15 @@ use auth::bootstrap::{ensure_admin, Bootstrap, BootstrapError};
 use auth::password::Passwords;
 use auth::token::{TokenKeys, WeakSecret};
 use broker::Broker;
+use cache::ResponseCache;
 pub use config::{Config, ServerArgs};
+use logflow_store::cache::{Cache, MemoryCache, RedisCache};
 use logflow_store::meta::{MetaDb, MetaError};
+use logflow_store::ratelimit::{DegradingLimiter, MemoryLimiter, RateLimiter, RedisLimiter};
 use logflow_store::redis::{RedisError, RedisPool};
 use logflow_store::tantivy_store::{OpenMode, TantivyStore};
 use logflow_store::StoreError;
+use ratelimit::RateLimits;
 use state::AppState;
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -147,12 +153,13 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
     .await?;
     announce_admin(&config.server.admin_username, &bootstrap);
     let redis = match &config.server.redis_url {
-        Some(url) => Some(RedisPool::new(url)?),
+        Some(url) => Some(RedisPool::new(url, &config.server.redis_key_prefix)?),
         None => {
-            tracing::info!("REDIS_URL is not set: no Redis (/health leaves it out)");
+            tracing::info!("REDIS_URL is not set: the cache and rate limits are in-process");
             None
         }
     };
+    let (cache, limits) = cache_and_limits(&config.server, redis.as_ref());
     let store = TantivyStore::open(&config.index_dir(), OpenMode::ReadOnly)?;
     let broker =
         Broker::new(&config.kafka, &config.group_id).map_err(|source| ApiStartError::Kafka {
@@ -167,9 +174,36 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
         passwords,
         broker: Arc::new(broker),
         redis,
+        cache: Arc::new(cache),
+        limits: Arc::new(limits),
         started: Instant::now(),
         health: Arc::default(),
     })
+}
+
+/// The cache and rate-limit backends: in Redis when it is configured
+/// (the limiter falling back to in-process counts while Redis is down),
+/// else in this process.
+fn cache_and_limits(server: &ServerArgs, redis: Option<&RedisPool>) -> (ResponseCache, RateLimits) {
+    let (cache, limiter, backend): (Arc<dyn Cache>, Arc<dyn RateLimiter>, _) = match redis {
+        Some(redis) => (
+            Arc::new(RedisCache::new(redis.clone())),
+            Arc::new(DegradingLimiter::new(RedisLimiter::new(redis.clone()))),
+            "redis",
+        ),
+        None => (
+            Arc::new(MemoryCache::new(server.cache.cache_max_mb << 20)),
+            Arc::new(MemoryLimiter::default()),
+            "memory",
+        ),
+    };
+    if !server.rate_limits.rate_limit_enabled {
+        tracing::warn!("RATE_LIMIT_ENABLED=false: requests are not rate limited");
+    }
+    (
+        ResponseCache::new(cache, server.cache.clone()),
+        RateLimits::new(limiter, backend, server.rate_limits.clone()),
+    )
 }
 
 /// A generated admin password is printed once, to the terminal, not to the

@@ -1,15 +1,17 @@
 //! `/api/v1/metrics`: dashboards' numbers. Everything is computed by the
 //! store's aggregations (counts, terms, histograms), never by fetching
 //! documents, so the cost does not grow with the number of matching logs.
+//! Answers are cached per route ([`crate::cache`]); handlers validate
+//! their parameters before the lookup, so a bad request is never cached.
 
 use crate::auth::AuthUser;
 use crate::broker::PartitionLag;
+use crate::cache::{CacheKey, CachedJson, Route};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::params::split_list;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use logflow_core::query::parse_interval;
 use logflow_core::{Level, LogFilter};
@@ -152,19 +154,25 @@ pub struct Overview {
     ))]
 async fn overview(
     State(state): State<AppState>,
-    _user: AuthUser,
+    AuthUser(user): AuthUser,
     Query(params): Query<WindowParams>,
-) -> Result<Json<Overview>, ApiError> {
+) -> Result<CachedJson, ApiError> {
     let window = Window::parse(params.window.as_deref())?;
+    let key = CacheKey::new(Route::Overview, &user).param("window", window.seconds);
+    let cache = state.cache.clone();
+    cache.json(key, compute_overview(state, window)).await
+}
+
+async fn compute_overview(state: AppState, window: Window) -> Result<Overview, ApiError> {
     let filter = window.filter();
     let (summary, services) = tokio::try_join!(summarise(&state, window, filter.clone()), async {
         Ok(state.store.count_by_service(&filter).await?)
     })?;
-    Ok(Json(Overview {
+    Ok(Overview {
         summary,
         active_services: services.len(),
         services,
-    }))
+    })
 }
 
 /// One service over a window.
@@ -186,11 +194,23 @@ pub struct ServiceMetrics {
     ))]
 async fn service(
     State(state): State<AppState>,
-    _user: AuthUser,
+    AuthUser(user): AuthUser,
     Path(name): Path<String>,
     Query(params): Query<WindowParams>,
-) -> Result<Json<ServiceMetrics>, ApiError> {
+) -> Result<CachedJson, ApiError> {
     let window = Window::parse(params.window.as_deref())?;
+    let key = CacheKey::new(Route::Service, &user)
+        .param("name", &name)
+        .param("window", window.seconds);
+    let cache = state.cache.clone();
+    cache.json(key, compute_service(state, name, window)).await
+}
+
+async fn compute_service(
+    state: AppState,
+    name: String,
+    window: Window,
+) -> Result<ServiceMetrics, ApiError> {
     let ever = LogFilter {
         services: vec![name.clone()],
         ..Default::default()
@@ -204,10 +224,10 @@ async fn service(
         services: vec![name.clone()],
         ..window.filter()
     };
-    Ok(Json(ServiceMetrics {
+    Ok(ServiceMetrics {
         service: name,
         summary: summarise(&state, window, filter).await?,
-    }))
+    })
 }
 
 /// How far the processors are behind the log topic.
@@ -248,8 +268,14 @@ pub struct SystemMetrics {
     ))]
 async fn system(
     State(state): State<AppState>,
-    _user: AuthUser,
-) -> Result<Json<SystemMetrics>, ApiError> {
+    AuthUser(user): AuthUser,
+) -> Result<CachedJson, ApiError> {
+    let key = CacheKey::new(Route::System, &user);
+    let cache = state.cache.clone();
+    cache.json(key, compute_system(state)).await
+}
+
+async fn compute_system(state: AppState) -> Result<SystemMetrics, ApiError> {
     let (store, lag) = tokio::join!(state.store.stats(), state.broker.lag());
     let (ingest, ingest_error) = match lag {
         Ok(partitions) => (
@@ -264,7 +290,7 @@ async fn system(
         Err(e) => (None, Some(e)),
     };
     let memory = memory_stats::memory_stats();
-    Ok(Json(SystemMetrics {
+    Ok(SystemMetrics {
         store: store?,
         ingest,
         ingest_error,
@@ -274,7 +300,7 @@ async fn system(
             uptime_seconds: state.started.elapsed().as_secs(),
         },
         database: state.db.backend().to_string(),
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -317,9 +343,9 @@ pub struct Timeseries {
     ))]
 async fn timeseries(
     State(state): State<AppState>,
-    _user: AuthUser,
+    AuthUser(user): AuthUser,
     Query(params): Query<TimeseriesParams>,
-) -> Result<Json<Timeseries>, ApiError> {
+) -> Result<CachedJson, ApiError> {
     let interval = parse_interval(params.interval.as_deref().unwrap_or("5m"))?;
     let window = Window::parse(params.window.as_deref())?;
     if interval.as_secs() > window.seconds {
@@ -334,17 +360,29 @@ async fn timeseries(
             format!("the window holds more than {MAX_BUCKETS} buckets of this interval; use a larger interval"),
         ));
     }
+    let mut services = split_list(&params.service);
+    services.sort();
+    services.dedup();
+    let key = CacheKey::new(Route::Timeseries, &user)
+        .param("window", window.seconds)
+        .param("interval", interval.as_secs())
+        .param("services", services.join(","));
     let filter = LogFilter {
-        services: split_list(&params.service),
+        services,
         ..window.filter()
     };
-    let found = state.store.histogram(&filter, interval).await?;
-    let buckets = fill_gaps(&window, interval, found);
-    Ok(Json(Timeseries {
-        interval_seconds: interval.as_secs(),
-        window,
-        buckets,
-    }))
+    let cache = state.cache.clone();
+    cache
+        .json(key, async move {
+            let found = state.store.histogram(&filter, interval).await?;
+            let buckets = fill_gaps(&window, interval, found);
+            Ok(Timeseries {
+                interval_seconds: interval.as_secs(),
+                window,
+                buckets,
+            })
+        })
+        .await
 }
 
 /// Every bucket from the one holding `window.from` to the one holding

@@ -7,7 +7,7 @@
 use crate::error::ApiError;
 use crate::request_context::request_context;
 use crate::state::AppState;
-use crate::{auth, correlation, health, logs, metrics, trace};
+use crate::{auth, cache, correlation, health, logs, metrics, ratelimit, trace};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -38,6 +38,8 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "correlation", description = "Follow one request across services"),
         (name = "metrics", description = "Aggregations for dashboards"),
         (name = "trace", description = "Request tracing and custom events"),
+        (name = "cache", description = "The metrics cache"),
+        (name = "rate-limits", description = "Rate-limit administration"),
         (name = "health", description = "Dependency health"),
     )
 )]
@@ -66,6 +68,8 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .nest("/api/v1/correlation", correlation::router())
         .nest("/api/v1/metrics", metrics::router())
         .nest("/api/v1/trace", trace::router())
+        .nest("/api/v1/cache", cache::routes::router())
+        .nest("/api/v1/rate-limits", ratelimit::routes::router())
         .split_for_parts();
     document_shared_errors(&mut doc);
     (routes, doc)
@@ -73,13 +77,16 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
 
 /// The error responses every route shares, added here once rather than in
 /// every route's list: any route that names the bearer scheme answers 401
-/// without a valid token, and every route but `/health` reads the metadata
-/// database (the caller's account) or the store, so it answers 503 while
-/// one is down.
+/// without a valid token; every route but `/health` is rate limited (429)
+/// and reads the metadata database (the caller's account) or the store,
+/// so it answers 503 while one is down.
 fn document_shared_errors(doc: &mut OpenApiDoc) {
     let unauthorized = error_response("Missing, invalid or expired token");
     let unavailable = error_response(
         "A dependency (the metadata database, the log store or Kafka) is unavailable; retry later",
+    );
+    let too_many = error_response(
+        "Rate limit exceeded: retry after `Retry-After` seconds (`RateLimit-*` headers on every limited response)",
     );
     for (path, item) in doc.paths.paths.iter_mut() {
         if path == "/health" {
@@ -98,6 +105,9 @@ fn document_shared_errors(doc: &mut OpenApiDoc) {
                     .entry("401".to_string())
                     .or_insert_with(|| unauthorized.clone());
             }
+            responses
+                .entry("429".to_string())
+                .or_insert_with(|| too_many.clone());
             responses
                 .entry("503".to_string())
                 .or_insert_with(|| unavailable.clone());
@@ -123,6 +133,11 @@ fn error_response(description: &str) -> RefOr<ApiResponse> {
 pub fn app(state: AppState) -> Router {
     let (routes, doc) = api();
     routes
+        // A route layer runs after routing, so it knows the route template.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::enforce,
+        ))
         .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -3,7 +3,9 @@
 use crate::auth::password::Passwords;
 use crate::auth::token::TokenKeys;
 use crate::broker::Broker;
+use crate::cache::ResponseCache;
 use crate::health::HealthCache;
+use crate::ratelimit::RateLimits;
 use logflow_store::meta::{MetaDb, UserRepository};
 use logflow_store::redis::RedisPool;
 use logflow_store::LogStore;
@@ -20,6 +22,8 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<RedisPool>,
+    pub cache: Arc<ResponseCache>,
+    pub limits: Arc<RateLimits>,
     pub started: Instant,
     pub health: Arc<HealthCache>,
 }

@@ -5,7 +5,9 @@
 //! The metadata database (users, alert rules, triggered alerts, system
 //! settings) is [`meta::MetaDb`], on SQLite or PostgreSQL.
 
+pub mod cache;
 pub mod meta;
+pub mod ratelimit;
 pub mod redis;
 pub mod tantivy_store;
 

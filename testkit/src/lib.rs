@@ -5,10 +5,13 @@
 //!
 //! A missing tansu fails the test loudly: broker tests never skip
 //! (`scripts/test.sh` installs it). PostgreSQL tests get a schema of their
-//! own from [`PgSchema`].
+//! own from [`PgSchema`]; Redis tests a key prefix ([`RedisPrefix`]) or a
+//! server of their own ([`RedisServer`]).
 
 mod postgres;
+mod redis;
 pub use postgres::{pg_base_url, PgSchema};
+pub use redis::{redis_url, RedisPrefix, RedisServer};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -4,9 +4,11 @@
 
 use crate::common::{logflow, spawn, stored_count, wait_until, Proc};
 use chrono::{DateTime, Duration as TimeDelta, DurationRound, Utc};
+use logflow_api::cache::CacheArgs;
+use logflow_api::ratelimit::{Rate, RateLimitArgs};
 use logflow_api::{Config, ServerArgs};
 use logflow_kafka::KafkaArgs;
-use logflow_testkit::{unique_topic, Broker, PgSchema};
+use logflow_testkit::{unique_topic, Broker, PgSchema, RedisPrefix};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -26,6 +28,30 @@ pub enum Db {
     /// PostgreSQL reached through a proxy on this port, which a test can
     /// cut to take the database away.
     PostgresVia(u16),
+}
+
+/// Where the cache and rate limits live.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Memory,
+    /// The test Redis, under the test's own key prefix.
+    Redis,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Redis => "redis",
+        }
+    }
+
+    pub fn configure(self, server: &mut ServerArgs, prefix: &RedisPrefix) {
+        if let Backend::Redis = self {
+            server.redis_url = Some(logflow_testkit::redis_url());
+            server.redis_key_prefix = prefix.prefix.clone();
+        }
+    }
 }
 
 /// The `host:port` of the test PostgreSQL.
@@ -64,21 +90,59 @@ impl TestApi {
     /// An api over the store in `data_dir`, with the broker at `bootstrap`
     /// (which may be down).
     pub async fn start(db: Db, data_dir: &Path, bootstrap: &str, topic: &str) -> TestApi {
-        Self::start_with_redis(db, data_dir, bootstrap, topic, None).await
+        Self::start_with(db, data_dir, bootstrap, topic, |_| {}).await
     }
 
-    /// As [`TestApi::start`], with `REDIS_URL` set.
-    pub async fn start_with_redis(
+    /// As [`TestApi::start`], with the api's own settings changed by
+    /// `configure` (Redis, cache TTLs, rate limits). By default limits are
+    /// high enough that only the rate-limit stories reach them.
+    pub async fn start_with(
         db: Db,
         data_dir: &Path,
         bootstrap: &str,
         topic: &str,
-        redis_url: Option<String>,
+        configure: impl FnOnce(&mut ServerArgs),
     ) -> TestApi {
         let schema = match db {
             Db::Sqlite => None,
             Db::Postgres | Db::PostgresVia(_) => Some(PgSchema::create().await),
         };
+        let generous: Rate = "100000/minute".parse().unwrap();
+        let mut server = ServerArgs {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: schema.as_ref().map(|s| match db {
+                Db::PostgresVia(port) => s
+                    .url()
+                    .replace(&pg_host_port(), &format!("127.0.0.1:{port}")),
+                _ => s.url(),
+            }),
+            redis_url: None,
+            redis_key_prefix: "logflow:".into(),
+            secret_key: Some(SECRET.to_string()),
+            access_token_expire_minutes: 30,
+            admin_username: "admin".into(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            bcrypt_cost: 4,
+            cache: CacheArgs {
+                cache_ttl_overview: Duration::from_secs(30),
+                cache_ttl_service: Duration::from_secs(60),
+                cache_ttl_system: Duration::from_secs(45),
+                cache_ttl_timeseries: Duration::from_secs(120),
+                cache_max_mb: 64,
+            },
+            rate_limits: RateLimitArgs {
+                rate_limit_enabled: true,
+                rate_limit_default: generous,
+                rate_limit_search: generous,
+                rate_limit_recent: generous,
+                rate_limit_lookup: generous,
+                rate_limit_login: generous,
+                rate_limit_register: generous,
+                rate_limit_metrics: generous,
+                trusted_proxies: Vec::new(),
+            },
+        };
+        configure(&mut server);
         let config = Config {
             kafka: KafkaArgs {
                 bootstrap_servers: bootstrap.to_string(),
@@ -88,21 +152,7 @@ impl TestApi {
             },
             data_dir: data_dir.to_path_buf(),
             group_id: format!("{topic}-processor"),
-            server: ServerArgs {
-                addr: "127.0.0.1:0".parse().unwrap(),
-                database_url: schema.as_ref().map(|s| match db {
-                    Db::PostgresVia(port) => s
-                        .url()
-                        .replace(&pg_host_port(), &format!("127.0.0.1:{port}")),
-                    _ => s.url(),
-                }),
-                redis_url,
-                secret_key: Some(SECRET.to_string()),
-                access_token_expire_minutes: 30,
-                admin_username: "admin".into(),
-                admin_password: Some(ADMIN_PASSWORD.into()),
-                bcrypt_cost: 4,
-            },
+            server,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

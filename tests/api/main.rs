@@ -7,7 +7,9 @@ mod common;
 mod harness;
 
 mod auth;
+mod caching;
 mod cli;
+mod limits;
 mod logs;
 mod metrics;
 mod service;
@@ -25,6 +27,24 @@ macro_rules! on_both_databases {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$name($crate::harness::Db::Postgres).await
+            }
+        }
+    };
+}
+
+/// Generates one `#[tokio::test]` per cache and rate-limit backend from an
+/// async `fn(Backend)`: in-process and a real Redis.
+#[macro_export]
+macro_rules! on_both_caches {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                super::$name($crate::harness::Backend::Memory).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                super::$name($crate::harness::Backend::Redis).await
             }
         }
     };

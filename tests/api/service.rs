@@ -6,6 +6,7 @@ use crate::harness::{
     bare_api, dataset, pg_host_port, Db, Pipeline, TcpProxy, TestApi, ADMIN_PASSWORD,
 };
 use chrono::Utc;
+use logflow_testkit::RedisPrefix;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -207,8 +208,12 @@ async fn openapi_document_and_swagger_ui_work_offline() {
     assert_eq!(
         listed,
         [
+            "DELETE /api/v1/cache/clear",
+            "DELETE /api/v1/rate-limits/reset-all",
+            "DELETE /api/v1/rate-limits/reset/{id}",
             "GET /api/v1/auth/me",
             "GET /api/v1/auth/users",
+            "GET /api/v1/cache/stats",
             "GET /api/v1/correlation/trace/{correlation_id}",
             "GET /api/v1/logs/export",
             "GET /api/v1/logs/recent",
@@ -218,6 +223,7 @@ async fn openapi_document_and_swagger_ui_work_offline() {
             "GET /api/v1/metrics/service/{name}",
             "GET /api/v1/metrics/system",
             "GET /api/v1/metrics/timeseries",
+            "GET /api/v1/rate-limits/status",
             "GET /api/v1/trace/context",
             "GET /api/v1/trace/debug",
             "GET /health",
@@ -246,6 +252,7 @@ async fn openapi_document_and_swagger_ui_work_offline() {
                     "{method} {path} documents no error"
                 );
                 assert!(responses.contains_key("503"), "{method} {path} lacks 503");
+                assert!(responses.contains_key("429"), "{method} {path} lacks 429");
             }
         }
     }
@@ -274,12 +281,16 @@ async fn health_follows_the_database_and_redis_going_away() {
     let redis = TcpProxy::start("127.0.0.1:6379".into()).await;
     let dir = tempfile::tempdir().unwrap();
     let no_broker = format!("127.0.0.1:{}", logflow_testkit::free_port());
-    let api = TestApi::start_with_redis(
+    let prefix = RedisPrefix::new("health");
+    let api = TestApi::start_with(
         Db::PostgresVia(database.port),
         dir.path(),
         &no_broker,
         "logflow.logs",
-        Some(format!("redis://127.0.0.1:{}", redis.port)),
+        |server| {
+            server.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port));
+            server.redis_key_prefix = prefix.prefix.clone();
+        },
     )
     .await;
     let health = || async {

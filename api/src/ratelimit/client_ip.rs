@@ -1,0 +1,142 @@
+//! Who a request comes from: the peer address, or — only when the peer is
+//! a configured trusted proxy — the address the proxy says it forwarded
+//! for. Trusting `X-Forwarded-For` from anyone would let every client pick
+//! a fresh address per request and never be limited.
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+/// An address or network whose forwarding headers are believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(IpNet);
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TrustedProxy, String> {
+        let s = s.trim();
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map(TrustedProxy)
+            .map_err(|_| format!("invalid trusted proxy {s:?}: expected an IP address or a network such as 10.0.0.0/8"))
+    }
+}
+
+fn is_trusted(proxies: &[TrustedProxy], ip: IpAddr) -> bool {
+    proxies.iter().any(|p| p.0.contains(&ip))
+}
+
+/// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
+/// from the right (the entry the nearest proxy added) and the first
+/// address that is not itself a trusted proxy is the client; without the
+/// header, `X-Real-IP`.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[TrustedProxy]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !is_trusted(proxies, peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(parse_addr)
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    if let Some(&first) = forwarded.first() {
+        // Every hop trusted: the first is as far back as anyone vouches.
+        return forwarded
+            .iter()
+            .rev()
+            .copied()
+            .find(|ip| !is_trusted(proxies, *ip))
+            .unwrap_or(first);
+    }
+    headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_addr)
+        .unwrap_or(peer)
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `::1`,
+/// `[::1]:5678`. Anything else makes the whole header unusable.
+fn parse_addr(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    s.parse::<IpAddr>()
+        .or_else(|_| s.parse::<SocketAddr>().map(|a| a.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    fn proxies(list: &[&str]) -> Vec<TrustedProxy> {
+        list.iter().map(|p| p.parse().unwrap()).collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_choose_its_address() {
+        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-real-ip", "2.2.2.2")]);
+        assert_eq!(
+            client_ip(ip("9.9.9.9"), &h, &proxies(&["10.0.0.0/8"])),
+            ip("9.9.9.9")
+        );
+        assert_eq!(client_ip(ip("9.9.9.9"), &h, &[]), ip("9.9.9.9"));
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
+        let trusted = proxies(&["10.0.0.0/8", "127.0.0.1"]);
+        // The client prepended a forged entry; the proxies appended theirs.
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6, 3.3.3.3"),
+            ("x-forwarded-for", "10.0.0.7"),
+        ]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("3.3.3.3"));
+        let ported = headers(&[("x-forwarded-for", "[2001:db8::1]:4711, 4.4.4.4:80")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &ported, &trusted), ip("4.4.4.4"));
+        let real = headers(&[("x-real-ip", "5.5.5.5")]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &real, &trusted), ip("5.5.5.5"));
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
+            ip("10.1.2.3")
+        );
+        let garbage = headers(&[("x-forwarded-for", "not-an-ip, 3.3.3.3")]);
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &garbage, &trusted),
+            ip("10.1.2.3")
+        );
+        let mapped = headers(&[("x-forwarded-for", "::ffff:8.8.8.8")]);
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &mapped, &trusted),
+            ip("8.8.8.8")
+        );
+    }
+
+    #[test]
+    fn proxies_parse_as_addresses_or_networks() {
+        assert!("10.0.0.0/8".parse::<TrustedProxy>().is_ok());
+        assert!("::1".parse::<TrustedProxy>().is_ok());
+        assert!("proxy.local"
+            .parse::<TrustedProxy>()
+            .unwrap_err()
+            .contains("10.0.0.0/8"));
+    }
+}
