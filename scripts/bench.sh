@@ -5,7 +5,9 @@
 #   2. processor records/s end to end (Kafka → parse → redact → index →
 #      commit) vs a plain loop indexing the same records into tantivy;
 #   3. api latency (p50/p99, wrk) over the 1M stored records: a filtered
-#      search and the metrics overview;
+#      search, the metrics overview uncached and as a cache hit (in-process
+#      and Redis), and the rate limiter's throughput cost on a cheap route
+#      (off, in-process, Redis);
 #   plus the peak resident memory of each process.
 # Usage: scripts/bench.sh [RECORDS]   (default 1000000)
 set -euo pipefail
@@ -25,7 +27,7 @@ BIN=target/release/logflow
 WORK=$(mktemp -d)
 PORT=$(free_port)
 BROKER_PID=$(start_broker "$PORT" memory://tansu/ "$WORK/tansu.log")
-trap 'kill $BROKER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $BROKER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT   # extended once the api runs
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$PORT LOG_LEVEL=warn
 
 log "generating $N records"
@@ -81,19 +83,38 @@ echo "$LOOP_OUT"
 LOOP_S=$(echo "$LOOP_OUT" | sed -E 's/.* in ([0-9.]+)s.*/\1/')
 LOOP_MB=$(( $(cat "$WORK/rss") / 1024 ))
 
-log "api latency over the $N stored records (wrk, 2 threads, 8 connections, 20 s each)"
+log "api over the $N stored records (wrk, 2 threads, 20 s each)"
+ensure_redis
 API_PORT=$(free_port)
-LOGFLOW_DATA_DIR="$DATA" LOGFLOW_API_ADDR=127.0.0.1:$API_PORT KAFKA_TOPIC=bench.logs1 \
-  LOGFLOW_ADMIN_PASSWORD=quartz-lantern-57-harbor SECRET_KEY=bench-secret-0123456789abcdef0123456789 \
-  $BIN api >"$WORK/api.log" 2>&1 &
-API_PID=$!
-wait_port 127.0.0.1 "$API_PORT" 60
-TOKEN=$(curl -fsS "http://127.0.0.1:$API_PORT/api/v1/auth/login" -d username=admin -d password=quartz-lantern-57-harbor |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-# latency PATH: prints "P50_MS P99_MS REQUESTS_PER_S" from wrk's distribution.
+export REDIS_KEY_PREFIX="bench:$$:"
+API_PID=""
+# start_api [VAR=VALUE...]: a fresh api on the stored data with these
+# settings (limits high unless overridden, so wrk measures the routes, not
+# 429s); sets TOKEN.
+start_api() {
+  stop_api
+  env LOGFLOW_DATA_DIR="$DATA" LOGFLOW_API_ADDR=127.0.0.1:$API_PORT KAFKA_TOPIC=bench.logs1 \
+    LOGFLOW_ADMIN_PASSWORD=quartz-lantern-57-harbor SECRET_KEY=bench-secret-0123456789abcdef0123456789 \
+    RATE_LIMIT_DEFAULT=100000000/minute RATE_LIMIT_SEARCH=100000000/minute RATE_LIMIT_METRICS=100000000/minute \
+    RATE_LIMIT_LOGIN=1000/minute "$@" $BIN api >>"$WORK/api.log" 2>&1 &
+  API_PID=$!
+  wait_port 127.0.0.1 "$API_PORT" 60
+  TOKEN=$(curl -fsS "http://127.0.0.1:$API_PORT/api/v1/auth/login" -d username=admin -d password=quartz-lantern-57-harbor |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+}
+stop_api() {
+  if [ -n "$API_PID" ]; then
+    API_MB=$(( $(ps -o rss= -p "$API_PID") / 1024 ))
+    kill -TERM "$API_PID"; wait "$API_PID" || true
+    API_PID=""
+  fi
+}
+trap 'stop_api; kill $BROKER_PID 2>/dev/null || true; redis-cli --scan --pattern "$REDIS_KEY_PREFIX*" | xargs -r redis-cli unlink >/dev/null; rm -rf "$WORK"' EXIT
+# latency CONNECTIONS PATH: prints "P50_MS P99_MS REQUESTS_PER_S" from wrk's
+# distribution.
 latency() {
-  curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$1"   # fails loudly on a non-2xx
-  wrk -t2 -c8 -d20s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$1" | tee "$WORK/wrk.txt" >&2
+  curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$2"   # fails loudly on a non-2xx
+  wrk -t2 "-c$1" -d20s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$2" | tee "$WORK/wrk.txt" >&2
   python3 - "$WORK/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -101,15 +122,36 @@ def ms(label):
     value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-print(f"{ms('50%'):.1f} {ms('99%'):.1f} {float(rps):.0f}")
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if non2xx:
+    sys.exit(f"wrk saw {non2xx.group(1)} non-2xx responses")
+print(f"{ms('50%'):.2f} {ms('99%'):.2f} {float(rps):.0f}")
 PY
 }
 SEARCH_PATH="/api/v1/logs/search?service=payment-service&level=ERROR&from=24h&limit=50"
 OVERVIEW_PATH="/api/v1/metrics/overview?window=24h"
-read -r SEARCH_P50 SEARCH_P99 SEARCH_RPS < <(latency "$SEARCH_PATH")
-read -r OVER_P50 OVER_P99 OVER_RPS < <(latency "$OVERVIEW_PATH")
-API_MB=$(( $(ps -o rss= -p "$API_PID") / 1024 ))
-kill -TERM "$API_PID"; wait "$API_PID" || true
+CHEAP_PATH="/api/v1/trace/context"
+
+log "uncached: search, and the overview with its cache off"
+start_api CACHE_TTL_OVERVIEW=0s
+read -r SEARCH_P50 SEARCH_P99 SEARCH_RPS < <(latency 8 "$SEARCH_PATH")
+read -r OVER_P50 OVER_P99 OVER_RPS < <(latency 8 "$OVERVIEW_PATH")
+log "overview cache hits, in-process (8 connections, then 1 for latency alone)"
+start_api
+read -r MEMHIT_P50 MEMHIT_P99 MEMHIT_RPS < <(latency 8 "$OVERVIEW_PATH")
+read -r MEMHIT1_P50 MEMHIT1_P99 MEMHIT1_RPS < <(latency 1 "$OVERVIEW_PATH")
+log "overview cache hits, Redis"
+start_api REDIS_URL=redis://127.0.0.1:6379
+read -r REDISHIT_P50 REDISHIT_P99 REDISHIT_RPS < <(latency 8 "$OVERVIEW_PATH")
+read -r REDISHIT1_P50 REDISHIT1_P99 REDISHIT1_RPS < <(latency 1 "$OVERVIEW_PATH")
+log "limiter cost on $CHEAP_PATH: off, in-process, Redis"
+start_api RATE_LIMIT_ENABLED=false
+read -r _ OFF_P99 OFF_RPS < <(latency 8 "$CHEAP_PATH")
+start_api
+read -r _ MEMRL_P99 MEMRL_RPS < <(latency 8 "$CHEAP_PATH")
+start_api REDIS_URL=redis://127.0.0.1:6379
+read -r _ REDISRL_P99 REDISRL_RPS < <(latency 8 "$CHEAP_PATH")
+stop_api
 
 rate() { echo "$N / $1" | bc; }
 pct() { echo "100 * $1 / $2" | bc; }
@@ -126,7 +168,17 @@ cat <<EOT
 | api over $N stored records (wrk -t2 -c8 -d20s) | p50 ms | p99 ms | requests/s | target |
 |---|---|---|---|---|
 | filtered search \`$SEARCH_PATH\` | $SEARCH_P50 | $SEARCH_P99 | $SEARCH_RPS | p99 < 50 ms |
-| overview \`$OVERVIEW_PATH\` | $OVER_P50 | $OVER_P99 | $OVER_RPS | p99 < 100 ms |
+| overview \`$OVERVIEW_PATH\`, uncached (CACHE_TTL_OVERVIEW=0s) | $OVER_P50 | $OVER_P99 | $OVER_RPS | p99 < 100 ms |
+| overview, cache hit, in-process, 8 connections | $MEMHIT_P50 | $MEMHIT_P99 | $MEMHIT_RPS | |
+| overview, cache hit, in-process, 1 connection | $MEMHIT1_P50 | $MEMHIT1_P99 | $MEMHIT1_RPS | p99 < 2 ms |
+| overview, cache hit, Redis, 8 connections | $REDISHIT_P50 | $REDISHIT_P99 | $REDISHIT_RPS | |
+| overview, cache hit, Redis, 1 connection | $REDISHIT1_P50 | $REDISHIT1_P99 | $REDISHIT1_RPS | p99 < 2 ms |
 
-api RSS after the runs: $API_MB MB.
+| limiter on \`$CHEAP_PATH\` (wrk -t2 -c8 -d20s) | requests/s | p99 ms | throughput cost | target |
+|---|---|---|---|---|
+| RATE_LIMIT_ENABLED=false | $OFF_RPS | $OFF_P99 | | |
+| in-process sliding log | $MEMRL_RPS | $MEMRL_P99 | $(echo "scale=1; 100 - 100 * $MEMRL_RPS / $OFF_RPS" | bc)% | < 10% |
+| Redis sliding log (Lua) | $REDISRL_RPS | $REDISRL_P99 | $(echo "scale=1; 100 - 100 * $REDISRL_RPS / $OFF_RPS" | bc)% | < 10% |
+
+api RSS at the end of the last run: $API_MB MB.
 EOT

@@ -4,7 +4,10 @@
 # thousand generated logs, then every operation with generated (valid and
 # invalid) input, authenticated as the admin. Fails on any 5xx, any status
 # or content type the document does not list, and any body that breaks
-# its schema. Called by scripts/test.sh; LOGFLOW_BIN picks the binary.
+# its schema. The cache and rate limits live in the local Redis (under a
+# key prefix of this run's own, deleted afterwards), with limits high
+# enough that the operations themselves are exercised rather than 429s.
+# Called by scripts/test.sh; LOGFLOW_BIN picks the binary.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$LOGFLOW_ROOT"
@@ -15,9 +18,12 @@ ensure_schemathesis
 
 work=$(mktemp -d)
 PIDS=()
+export REDIS_URL=${LOGFLOW_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+export REDIS_KEY_PREFIX="schemathesis:$$:"
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  redis-cli -u "$REDIS_URL" --scan --pattern "$REDIS_KEY_PREFIX*" | xargs -r redis-cli -u "$REDIS_URL" unlink >/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,6 +36,9 @@ export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$broker_port KAFKA_TOPIC=schemathesis.l
 export LOGFLOW_DATA_DIR=$work LOGFLOW_API_ADDR=127.0.0.1:$api_port
 export LOGFLOW_ADMIN_PASSWORD=quartz-lantern-57-harbor LOGFLOW_BCRYPT_COST=4
 export SECRET_KEY=schemathesis-secret-0123456789abcdef0123 LOG_LEVEL=warn
+for class in DEFAULT SEARCH RECENT LOOKUP LOGIN REGISTER METRICS; do
+  export "RATE_LIMIT_$class=100000/minute"
+done
 unset DATABASE_URL
 "$BIN" standalone >"$work/standalone.log" 2>&1 &
 PIDS+=($!)

@@ -82,28 +82,52 @@ async fn first_start_prints_a_generated_admin_password_once() {
 async fn unsafe_settings_stop_the_start_with_a_clear_error() {
     let broker = Broker::start().await;
     let dir = tempfile::tempdir().unwrap();
-    for (var, value, expect) in [
+    // Exit 1 for a setting refused at start, 2 (clap's usage error) for a
+    // value that does not parse.
+    for (var, value, code, expect) in [
         (
             "LOGFLOW_ADMIN_PASSWORD",
             "admin123",
+            1,
             "LOGFLOW_ADMIN_PASSWORD is too weak",
         ),
         (
             "SECRET_KEY",
             "changeme",
+            1,
             "SECRET_KEY must be at least 32 bytes",
         ),
         (
             "DATABASE_URL",
             "mysql://db/logflow",
+            1,
             "unsupported database URL scheme",
+        ),
+        ("REDIS_URL", "http://cache:6379", 1, "invalid REDIS_URL"),
+        (
+            "RATE_LIMIT_LOGIN",
+            "lots",
+            2,
+            "--rate-limit-login <RATE_LIMIT_LOGIN>': invalid rate \"lots\"",
+        ),
+        (
+            "TRUSTED_PROXIES",
+            "10.0.0.0/8,proxy.local",
+            2,
+            "invalid trusted proxy \"proxy.local\"",
+        ),
+        (
+            "CACHE_TTL_OVERVIEW",
+            "soon",
+            2,
+            "--cache-ttl-overview <CACHE_TTL_OVERVIEW>': invalid TTL \"soon\"",
         ),
     ] {
         let mut cmd = api_cmd(&broker, "t", dir.path(), free_port());
         cmd.env(var, value).stderr(std::process::Stdio::piped());
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{var}={value}: {stderr}");
+        assert_eq!(out.status.code(), Some(code), "{var}={value}: {stderr}");
         assert!(stderr.contains(expect), "{var}={value}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }

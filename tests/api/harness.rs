@@ -139,7 +139,7 @@ impl TestApi {
                 rate_limit_login: generous,
                 rate_limit_register: generous,
                 rate_limit_metrics: generous,
-                trusted_proxies: Vec::new(),
+                trusted_proxies: Default::default(),
             },
         };
         configure(&mut server);

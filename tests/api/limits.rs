@@ -102,7 +102,7 @@ async fn per_address_behind_trusted_proxies(backend: Backend) {
     let api = start(dir.path(), |s| {
         backend.configure(s, &prefix);
         s.rate_limits.rate_limit_login = "3/hour".parse().unwrap();
-        s.rate_limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.rate_limits.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let login = |from: &str| {

@@ -30,25 +30,33 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub struct CacheArgs {
     /// `/api/v1/metrics/overview`.
-    #[arg(long, env = "CACHE_TTL_OVERVIEW", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CACHE_TTL_OVERVIEW", default_value = "30s", value_parser = parse_ttl)]
     pub cache_ttl_overview: Duration,
 
     /// `/api/v1/metrics/service/{name}`.
-    #[arg(long, env = "CACHE_TTL_SERVICE", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CACHE_TTL_SERVICE", default_value = "60s", value_parser = parse_ttl)]
     pub cache_ttl_service: Duration,
 
     /// `/api/v1/metrics/system`.
-    #[arg(long, env = "CACHE_TTL_SYSTEM", default_value = "45s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CACHE_TTL_SYSTEM", default_value = "45s", value_parser = parse_ttl)]
     pub cache_ttl_system: Duration,
 
     /// `/api/v1/metrics/timeseries`.
-    #[arg(long, env = "CACHE_TTL_TIMESERIES", default_value = "120s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "CACHE_TTL_TIMESERIES", default_value = "120s", value_parser = parse_ttl)]
     pub cache_ttl_timeseries: Duration,
 
     /// Bound of the in-process cache (used when `REDIS_URL` is unset), MiB.
     #[arg(long, env = "CACHE_MAX_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub cache_max_mb: u64,
+}
+
+/// A TTL such as `30s`, `2m`, `0s` (off), at most a day.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(24 * 3600))
+        .ok_or_else(|| format!("invalid TTL {s:?}: expected a duration of at most a day such as 30s, 2m or 0s (off)"))
 }
 
 /// A cached route.

@@ -8,33 +8,41 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-/// An address or network whose forwarding headers are believed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrustedProxy(IpNet);
+/// Addresses and networks whose forwarding headers are believed, written
+/// comma-separated (`10.0.0.0/8, 192.168.1.4`); empty: none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
 
-impl FromStr for TrustedProxy {
+impl FromStr for TrustedProxies {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<TrustedProxy, String> {
-        let s = s.trim();
-        s.parse::<IpNet>()
-            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-            .map(TrustedProxy)
-            .map_err(|_| format!("invalid trusted proxy {s:?}: expected an IP address or a network such as 10.0.0.0/8"))
+    fn from_str(s: &str) -> Result<TrustedProxies, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("invalid trusted proxy {p:?}: expected IP addresses or networks such as 10.0.0.0/8, comma-separated"))
+            })
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
     }
 }
 
-fn is_trusted(proxies: &[TrustedProxy], ip: IpAddr) -> bool {
-    proxies.iter().any(|p| p.0.contains(&ip))
+impl TrustedProxies {
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
 }
 
 /// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
 /// from the right (the entry the nearest proxy added) and the first
 /// address that is not itself a trusted proxy is the client; without the
 /// header, `X-Real-IP`.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[TrustedProxy]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &TrustedProxies) -> IpAddr {
     let peer = peer.to_canonical();
-    if !is_trusted(proxies, peer) {
+    if !proxies.contains(peer) {
         return peer;
     }
     let forwarded: Vec<IpAddr> = headers
@@ -51,7 +59,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[TrustedProxy]) ->
             .iter()
             .rev()
             .copied()
-            .find(|ip| !is_trusted(proxies, *ip))
+            .find(|ip| !proxies.contains(*ip))
             .unwrap_or(first);
     }
     headers
@@ -83,8 +91,8 @@ mod tests {
         map
     }
 
-    fn proxies(list: &[&str]) -> Vec<TrustedProxy> {
-        list.iter().map(|p| p.parse().unwrap()).collect()
+    fn proxies(list: &str) -> TrustedProxies {
+        list.parse().unwrap()
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -95,15 +103,15 @@ mod tests {
     fn an_untrusted_peer_cannot_choose_its_address() {
         let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-real-ip", "2.2.2.2")]);
         assert_eq!(
-            client_ip(ip("9.9.9.9"), &h, &proxies(&["10.0.0.0/8"])),
+            client_ip(ip("9.9.9.9"), &h, &proxies("10.0.0.0/8")),
             ip("9.9.9.9")
         );
-        assert_eq!(client_ip(ip("9.9.9.9"), &h, &[]), ip("9.9.9.9"));
+        assert_eq!(client_ip(ip("9.9.9.9"), &h, &proxies("")), ip("9.9.9.9"));
     }
 
     #[test]
     fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
-        let trusted = proxies(&["10.0.0.0/8", "127.0.0.1"]);
+        let trusted = proxies("10.0.0.0/8, 127.0.0.1");
         // The client prepended a forged entry; the proxies appended theirs.
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6, 3.3.3.3"),
@@ -132,11 +140,12 @@ mod tests {
 
     #[test]
     fn proxies_parse_as_addresses_or_networks() {
-        assert!("10.0.0.0/8".parse::<TrustedProxy>().is_ok());
-        assert!("::1".parse::<TrustedProxy>().is_ok());
-        assert!("proxy.local"
-            .parse::<TrustedProxy>()
-            .unwrap_err()
-            .contains("10.0.0.0/8"));
+        assert_eq!(proxies("10.0.0.0/8,::1, 192.168.1.4").0.len(), 3);
+        assert_eq!(proxies(""), TrustedProxies::default());
+        assert_eq!(proxies(" , "), TrustedProxies::default());
+        let err = "10.0.0.1,proxy.local"
+            .parse::<TrustedProxies>()
+            .unwrap_err();
+        assert!(err.contains("\"proxy.local\""), "{err}");
     }
 }

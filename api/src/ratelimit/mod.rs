@@ -11,7 +11,7 @@ mod client_ip;
 mod rate;
 pub mod routes;
 
-pub use client_ip::TrustedProxy;
+pub use client_ip::TrustedProxies;
 pub use rate::Rate;
 
 use crate::error::ApiError;
@@ -66,10 +66,10 @@ pub struct RateLimitArgs {
     pub rate_limit_metrics: Rate,
 
     /// Proxies (addresses or networks, comma-separated) whose
-    /// `X-Forwarded-For`/`X-Real-IP` name the client. Unset: the peer
+    /// `X-Forwarded-For`/`X-Real-IP` name the client. Empty: the peer
     /// address is the client.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<TrustedProxy>,
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Route classes, each with its own limit.
