@@ -114,7 +114,7 @@ trap 'stop_api; kill $BROKER_PID 2>/dev/null || true; redis-cli --scan --pattern
 # distribution.
 latency() {
   curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$2"   # fails loudly on a non-2xx
-  wrk -t2 "-c$1" -d20s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$2" | tee "$WORK/wrk.txt" >&2
+  wrk "-t$(( $1 < 2 ? $1 : 2 ))" "-c$1" -d20s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT$2" | tee "$WORK/wrk.txt" >&2
   python3 - "$WORK/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

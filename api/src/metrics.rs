@@ -75,6 +75,11 @@ impl Window {
         })
     }
 
+    /// The exact length, for cache keys (`seconds` is rounded down).
+    fn millis(&self) -> i64 {
+        (self.to - self.from).num_milliseconds()
+    }
+
     fn filter(&self) -> LogFilter {
         LogFilter {
             from: Some(self.from),
@@ -158,7 +163,7 @@ async fn overview(
     Query(params): Query<WindowParams>,
 ) -> Result<CachedJson, ApiError> {
     let window = Window::parse(params.window.as_deref())?;
-    let key = CacheKey::new(Route::Overview, &user).param("window", window.seconds);
+    let key = CacheKey::new(Route::Overview, &user).param("window_ms", window.millis());
     let cache = state.cache.clone();
     cache.json(key, compute_overview(state, window)).await
 }
@@ -201,7 +206,7 @@ async fn service(
     let window = Window::parse(params.window.as_deref())?;
     let key = CacheKey::new(Route::Service, &user)
         .param("name", &name)
-        .param("window", window.seconds);
+        .param("window_ms", window.millis());
     let cache = state.cache.clone();
     cache.json(key, compute_service(state, name, window)).await
 }
@@ -364,8 +369,8 @@ async fn timeseries(
     services.sort();
     services.dedup();
     let key = CacheKey::new(Route::Timeseries, &user)
-        .param("window", window.seconds)
-        .param("interval", interval.as_secs())
+        .param("window_ms", window.millis())
+        .param("interval_ms", interval.as_millis())
         .param("services", services.join(","));
     let filter = LogFilter {
         services,

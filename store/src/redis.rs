@@ -1,24 +1,25 @@
 //! The Redis connection pool (deadpool-redis), configured once from
 //! `REDIS_URL` and shared by the cache, the rate limiter and `/health`.
 //!
-//! Redis may go away while the api runs. Every command is bounded by a
-//! timeout, and after a failure the pool answers "unavailable" at once for
-//! [`RETRY_AFTER`] instead of letting each request wait on a dead server;
-//! the first command after that pause tries again, so service resumes by
-//! itself when Redis returns.
+//! Redis may go away while the api runs, by refusing connections or by
+//! hanging. Every operation is bounded by a timeout, and after a failure
+//! the pool answers "unavailable" at once for a pause (1 s, doubling up to
+//! 5 s) instead of letting each request wait on a dead server; after the
+//! pause one request probes while the others still fail fast, so service
+//! resumes by itself, within seconds, when Redis returns.
 
 use deadpool_redis::{redis, Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long getting a connection may take before Redis counts as down.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long one command (or pipeline, or script) may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long Redis is left alone after a failure before it is tried again.
+/// How long one operation may take, getting the connection included.
+const OP_TIMEOUT: Duration = Duration::from_secs(1);
+/// The first pause after a failure; it doubles while Redis stays away, up
+/// to [`MAX_PAUSE`].
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+const MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// Why Redis could not be used.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -48,12 +49,19 @@ impl RedisPool {
         // Parse first: deadpool only finds a bad URL on the first connect.
         redis::parse_redis_url(url)
             .ok_or_else(|| RedisError::Config("expected redis://host:port[/db]".into()))?;
+        // The prefix starts SCAN patterns: a glob character in it would
+        // reach (and clear) other deployments' keys.
+        if prefix.contains(['*', '?', '[', ']', '\\']) {
+            return Err(RedisError::Config(format!(
+                "REDIS_KEY_PREFIX {prefix:?} must not contain * ? [ ] or \\"
+            )));
+        }
         let mut config = Config::from_url(url);
         config.pool = Some(PoolConfig {
             timeouts: Timeouts {
-                wait: Some(CONNECT_TIMEOUT),
-                create: Some(CONNECT_TIMEOUT),
-                recycle: Some(CONNECT_TIMEOUT),
+                wait: Some(OP_TIMEOUT),
+                create: Some(OP_TIMEOUT),
+                recycle: Some(OP_TIMEOUT),
             },
             ..PoolConfig::default()
         });
@@ -77,35 +85,45 @@ impl RedisPool {
         &self.prefix
     }
 
-    /// Runs `op` on a pooled connection within the command timeout. A
-    /// connection failure or timeout marks Redis down for [`RETRY_AFTER`].
+    /// Runs `op` on a pooled connection, the whole within [`OP_TIMEOUT`].
     /// `op` owns the connection; it goes back to the pool when `op` ends.
+    /// A connection failure or timeout pauses Redis use (see the module).
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, RedisError>
     where
         F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if let Some(wait) = self.breaker.open_for() {
-            return Err(RedisError::Unavailable(format!(
+        let probe = self.breaker.admit().map_err(|wait| {
+            RedisError::Unavailable(format!(
                 "it failed moments ago; next attempt in {} ms",
                 wait.as_millis()
-            )));
-        }
-        let outcome = match self.pool.get().await {
-            Err(e) => Err(RedisError::Unavailable(e.to_string())),
-            Ok(conn) => match tokio::time::timeout(COMMAND_TIMEOUT, op(conn)).await {
-                Err(_) => Err(RedisError::Unavailable(format!(
-                    "no answer within {} ms",
-                    COMMAND_TIMEOUT.as_millis()
-                ))),
-                Ok(Err(e)) if is_outage(&e) => Err(RedisError::Unavailable(e.to_string())),
-                Ok(Err(e)) => Err(RedisError::Command(e.to_string())),
-                Ok(Ok(value)) => Ok(value),
-            },
+            ))
+        })?;
+        let attempt = async {
+            let conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| RedisError::Unavailable(e.to_string()))?;
+            op(conn).await.map_err(|e| {
+                if is_outage(&e) {
+                    RedisError::Unavailable(e.to_string())
+                } else {
+                    RedisError::Command(e.to_string())
+                }
+            })
         };
+        let outcome = tokio::time::timeout(OP_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(RedisError::Unavailable(format!(
+                    "no answer within {} ms",
+                    OP_TIMEOUT.as_millis()
+                )))
+            });
         match &outcome {
             Err(RedisError::Unavailable(reason)) => self.breaker.trip(reason),
-            _ => self.breaker.close(),
+            _ => self.breaker.close(probe),
         }
         outcome
     }
@@ -169,19 +187,30 @@ fn is_outage(e: &redis::RedisError) -> bool {
 }
 
 /// Remembers a recent failure so requests do not each wait on a dead
-/// server, and logs the transitions (once each way, not per request).
+/// server, lets one request probe when the pause is over, and logs the
+/// transitions (once each way, not per request).
 struct Breaker {
     epoch: Instant,
     /// Milliseconds since `epoch` before which Redis is not tried; 0: closed.
     open_until_ms: AtomicU64,
+    /// Failures in a row, for the pause's length.
+    failures: AtomicU32,
+    /// A request is probing a Redis that was down.
+    probing: AtomicBool,
     down: AtomicBool,
 }
+
+/// Whether an admitted request is the probe after a pause.
+#[derive(Clone, Copy)]
+struct Probe(bool);
 
 impl Breaker {
     fn new() -> Breaker {
         Breaker {
             epoch: Instant::now(),
             open_until_ms: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
+            probing: AtomicBool::new(false),
             down: AtomicBool::new(false),
         }
     }
@@ -190,22 +219,40 @@ impl Breaker {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn open_for(&self) -> Option<Duration> {
-        let until = self.open_until_ms.load(Ordering::Relaxed);
+    /// Admits a request, or says how long until Redis is tried again.
+    fn admit(&self) -> Result<Probe, Duration> {
+        let until = self.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            return Ok(Probe(false));
+        }
         let now = self.now_ms();
-        (until > now).then(|| Duration::from_millis(until - now))
+        if now < until {
+            return Err(Duration::from_millis(until - now));
+        }
+        self.probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| Probe(true))
+            .map_err(|_| Duration::ZERO)
     }
 
     fn trip(&self, reason: &str) {
-        let until = self.now_ms() + RETRY_AFTER.as_millis() as u64;
-        self.open_until_ms.store(until, Ordering::Relaxed);
-        if !self.down.swap(true, Ordering::Relaxed) {
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel).min(8);
+        let pause = (RETRY_AFTER * 2u32.pow(failures)).min(MAX_PAUSE);
+        self.open_until_ms
+            .store(self.now_ms() + pause.as_millis() as u64, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
+        if !self.down.swap(true, Ordering::AcqRel) {
             tracing::warn!(%reason, "Redis is unreachable: cache bypassed, rate limits kept in-process until it returns");
         }
     }
 
-    fn close(&self) {
-        if self.down.swap(false, Ordering::Relaxed) {
+    fn close(&self, probe: Probe) {
+        if probe.0 || self.open_until_ms.load(Ordering::Acquire) != 0 {
+            self.open_until_ms.store(0, Ordering::Release);
+            self.failures.store(0, Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+        }
+        if self.down.swap(false, Ordering::AcqRel) {
             tracing::info!("Redis is reachable again: cache and shared rate limits resumed");
         }
     }

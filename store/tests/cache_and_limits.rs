@@ -258,3 +258,12 @@ async fn after_a_failure_redis_is_left_alone_for_a_moment_then_tried_again() {
     tokio::time::sleep(logflow_store::redis::RETRY_AFTER + Duration::from_millis(100)).await;
     pool.ping().await.unwrap();
 }
+
+#[test]
+fn a_key_prefix_with_glob_characters_is_refused() {
+    for prefix in ["a*", "a?", "[a]", "a\\"] {
+        let err = RedisPool::new(&redis_url(), prefix).err().unwrap().to_string();
+        assert!(err.contains("REDIS_KEY_PREFIX"), "{prefix}: {err}");
+    }
+    assert!(RedisPool::new(&redis_url(), "team-a:logflow:").is_ok());
+}

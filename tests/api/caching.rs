@@ -99,7 +99,9 @@ async fn hits_misses_ttl_and_keys(backend: Backend) {
         assert_eq!(r.status(), 404);
         assert!(r.headers().get("x-cache").is_none());
     }
-    let s = stats(&api, &user).await;
+    let r = api.get("/api/v1/cache/stats", &user).send().await.unwrap();
+    assert_eq!(r.status(), 403, "statistics are for admins");
+    let s = stats(&api, &admin).await;
     assert_eq!(s["backend"], backend.name());
     assert_eq!(
         (s["hits"].as_u64(), s["misses"].as_u64()),
@@ -174,7 +176,7 @@ async fn clear_by_pattern(backend: Backend) {
         (body["pattern"].as_str(), body["cleared"].as_u64()),
         (Some("*"), Some(2))
     );
-    assert_eq!(stats(&api, &user).await["entries"], 0);
+    assert_eq!(stats(&api, &admin).await["entries"], 0);
 }
 crate::on_both_caches!(clear_by_pattern);
 
@@ -182,6 +184,7 @@ async fn concurrent_misses_compute_once(backend: Backend) {
     let prefix = RedisPrefix::new("cache-flight");
     let (api, _dir) = api_with(backend, &prefix).await;
     let user = api.user_token("erin").await;
+    let admin = api.admin_token().await;
     let requests = (0..20).map(|_| fetch(&api, "/api/v1/metrics/system", &user));
     let answers = futures::future::join_all(requests).await;
     let misses = answers.iter().filter(|(c, _)| c == "MISS").count();
@@ -192,7 +195,7 @@ async fn concurrent_misses_compute_once(backend: Backend) {
         answers.iter().map(|a| &a.0).collect::<Vec<_>>()
     );
     assert!(answers.iter().all(|(_, body)| body == &answers[0].1));
-    let s = stats(&api, &user).await;
+    let s = stats(&api, &admin).await;
     assert_eq!(
         (s["misses"].as_u64(), s["hits"].as_u64()),
         (Some(1), Some(19)),

@@ -110,10 +110,13 @@ async fn per_address_behind_trusted_proxies(backend: Backend) {
             .header("x-forwarded-for", from)
             .json(&json!({"username": "admin", "password": "wrong-password"}))
     };
+    let token = api.admin_token().await;
     // Failed logins count too: that is what the limit is for.
     spend(3, 0, || login("203.0.113.7")).await;
     let r = refused(login("203.0.113.7")).await;
     assert!(header(&r, "retry-after") > 3500, "an hour's window");
+    // A valid token does not buy a fresh budget of guesses.
+    refused(login("203.0.113.7").bearer_auth(&token)).await;
     // Another client behind the same proxy has its own count.
     let r = login("198.51.100.9").send().await.unwrap();
     assert_eq!(

@@ -228,18 +228,22 @@ impl ResponseCache {
     }
 
     /// One lookup (and on a miss one computation) that every concurrent
-    /// request for `key` awaits; it removes itself from the flights when
-    /// done.
+    /// request for `key` awaits. It runs as a task of its own, so it
+    /// finishes (and is cached) even if every request waiting for it goes
+    /// away, and it leaves the flights when it ends, also by panicking.
     fn lookup<T, F>(&self, key: String, ttl: Duration, compute: F) -> Flight
     where
         T: Serialize,
         F: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         let backend = self.backend.clone();
-        let flights = self.flights.clone();
-        async move {
-            let answer = async {
-                match backend.get(&key).await {
+        let landing = Landing {
+            flights: self.flights.clone(),
+            key: key.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let _landing = landing;
+            match backend.get(&key).await {
                     Ok(Some(body)) => Ok((body, Outcome::Hit)),
                     Ok(None) => {
                         let body = to_json(&compute.await?)?;
@@ -252,17 +256,29 @@ impl ResponseCache {
                         tracing::debug!(error = %e, %key, "cache bypassed");
                         Ok((to_json(&compute.await?)?, Outcome::Bypass))
                     }
-                }
             }
-            .await;
-            flights
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-            answer
+        });
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err(ApiError::internal("computing a cached answer", e)))
         }
         .boxed()
         .shared()
+    }
+}
+
+/// Removes a finished flight, however its task ended.
+struct Landing {
+    flights: Arc<Mutex<HashMap<String, Flight>>>,
+    key: String,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -352,6 +368,29 @@ mod tests {
         assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Miss).count(), 1);
         let stats = cache.backend().stats().await.unwrap();
         assert_eq!((stats.misses, stats.hits), (1, 19));
+    }
+
+    #[tokio::test]
+    async fn a_flight_outlives_its_callers_and_survives_a_panic() {
+        let cache = ResponseCache::new(Arc::new(MemoryCache::new(1 << 20)), ttls(Duration::from_secs(30)));
+        let key = || CacheKey::new(Route::Overview, &user(Role::User));
+        // The only caller gives up; the computation still lands in the cache.
+        let slow = cache.json(key(), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(7)
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(10), slow).await.is_err());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let later = cache.json(key(), async { Ok(8) }).await.unwrap();
+        assert_eq!((later.outcome, &later.body[..]), (Outcome::Hit, &b"7"[..]));
+
+        let other = || CacheKey::new(Route::System, &user(Role::User));
+        let panicked = cache
+            .json::<u8, _>(other(), async { panic!("a bug in a computation") })
+            .await;
+        assert_eq!(panicked.err().map(|e| e.status.as_u16()), Some(500));
+        let next = cache.json(other(), async { Ok(1) }).await.unwrap();
+        assert_eq!(next.outcome, Outcome::Miss, "the failed flight is gone");
     }
 
     #[tokio::test]

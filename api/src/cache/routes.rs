@@ -1,6 +1,6 @@
 //! `/api/v1/cache`: what the cache holds, and clearing it (admin).
 
-use crate::auth::{AdminUser, AuthUser};
+use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::state::AppState;
@@ -24,15 +24,17 @@ impl From<CacheError> for ApiError {
     }
 }
 
-/// Hits, misses, hit rate, entries and their size.
+/// Hits, misses, hit rate, entries and their size (admin: with Redis it
+/// scans the keyspace, not something every user should be able to start).
 #[utoipa::path(get, path = "/stats", tag = "cache", security(("bearer" = [])),
     responses(
         (status = 200, description = "Cache statistics (shared by replicas with Redis)", body = CacheStats),
+        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 503, description = "Redis is unreachable", body = ErrorBody),
     ))]
 async fn stats(
     State(state): State<AppState>,
-    _user: AuthUser,
+    _admin: AdminUser,
 ) -> Result<Json<CacheStats>, ApiError> {
     Ok(Json(state.cache.backend().stats().await?))
 }
@@ -42,7 +44,7 @@ async fn stats(
 pub struct ClearParams {
     /// Keys to remove: `*` matches any run of characters, `?` one
     /// (default `*`, everything). Keys look like
-    /// `metrics:overview:user:window=3600`.
+    /// `metrics:overview:user:window_ms=3600000`.
     #[param(example = "metrics:*")]
     pub pattern: Option<String>,
 }

@@ -4,7 +4,7 @@
 //! a fresh address per request and never be limited.
 
 use axum::http::HeaderMap;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
@@ -37,40 +37,60 @@ impl TrustedProxies {
 }
 
 /// The client's address. Behind trusted proxies, `X-Forwarded-For` is read
-/// from the right (the entry the nearest proxy added) and the first
-/// address that is not itself a trusted proxy is the client; without the
-/// header, `X-Real-IP`.
+/// from the right — each proxy appends the address it received from, so
+/// only the entries right of the first untrusted one are vouched for — and
+/// that first untrusted address is the client. An unreadable entry on the
+/// way stops the walk at the last trusted hop: what lies left of it is the
+/// client's own writing. `X-Real-IP` is read only when there is no
+/// `X-Forwarded-For` at all (a proxy that appends to the latter leaves a
+/// client's forged `X-Real-IP` alone).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &TrustedProxies) -> IpAddr {
     let peer = peer.to_canonical();
     if !proxies.contains(peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(parse_addr)
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    if let Some(&first) = forwarded.first() {
-        // Every hop trusted: the first is as far back as anyone vouches.
-        return forwarded
-            .iter()
-            .rev()
-            .copied()
-            .find(|ip| !proxies.contains(*ip))
-            .unwrap_or(first);
+    let mut lines = headers.get_all("x-forwarded-for").iter().peekable();
+    if lines.peek().is_none() {
+        return headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_addr)
+            .unwrap_or(peer);
     }
-    headers
-        .get("x-real-ip")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_addr)
-        .unwrap_or(peer)
+    // A line that is not ASCII is one unreadable entry.
+    let entries: Vec<Option<IpAddr>> = lines
+        .flat_map(|line| match line.to_str() {
+            Ok(text) => text.split(',').map(parse_addr).collect(),
+            Err(_) => vec![None],
+        })
+        .collect();
+    let mut nearest_trusted = peer;
+    for entry in entries.into_iter().rev() {
+        match entry {
+            Some(ip) if proxies.contains(ip) => nearest_trusted = ip,
+            Some(ip) => return ip,
+            None => break,
+        }
+    }
+    nearest_trusted
+}
+
+/// How an address is counted: `ip:1.2.3.4`, and an IPv6 client by its
+/// /64 network (`ip:2001:db8:1:2::/64`), the block one subscriber gets, so
+/// that a client cannot take a fresh address per request from its own
+/// network.
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let net = Ipv6Net::new(v6, 64).map_or(IpNet::from(v6), |n| IpNet::V6(n.trunc()));
+            format!("ip:{net}")
+        }
+    }
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `::1`,
-/// `[::1]:5678`. Anything else makes the whole header unusable.
+/// `[::1]:5678`.
 fn parse_addr(s: &str) -> Option<IpAddr> {
     let s = s.trim();
     s.parse::<IpAddr>()
@@ -126,16 +146,36 @@ mod tests {
             client_ip(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
             ip("10.1.2.3")
         );
+        // Garbage left of the client's real address is the client's own.
         let garbage = headers(&[("x-forwarded-for", "not-an-ip, 3.3.3.3")]);
         assert_eq!(
             client_ip(ip("10.1.2.3"), &garbage, &trusted),
-            ip("10.1.2.3")
+            ip("3.3.3.3")
         );
+        // A client cannot make the proxy's entry unreadable and then pick
+        // its address with X-Real-IP (which appending proxies pass along).
+        let spoof = headers(&[
+            ("x-forwarded-for", "x, 10.0.0.9"),
+            ("x-real-ip", "7.7.7.7"),
+        ]);
+        assert_eq!(client_ip(ip("10.1.2.3"), &spoof, &trusted), ip("10.0.0.9"));
         let mapped = headers(&[("x-forwarded-for", "::ffff:8.8.8.8")]);
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.1"), &mapped, &trusted),
             ip("8.8.8.8")
         );
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        assert_eq!(client_key(ip("203.0.113.7")), "ip:203.0.113.7");
+        assert_eq!(client_key(ip("::ffff:203.0.113.7")), "ip:203.0.113.7");
+        assert_eq!(client_key(ip("2001:db8:1:2:aaaa::1")), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:bbbb::9")),
+            client_key(ip("2001:db8:1:2:aaaa::1"))
+        );
+        assert_ne!(client_key(ip("2001:db8:1:3::1")), client_key(ip("2001:db8:1:2::1")));
     }
 
     #[test]

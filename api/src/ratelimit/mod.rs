@@ -162,11 +162,16 @@ impl RateLimits {
     }
 }
 
-/// Whom a request is counted against: `user:<id>` or `ip:<address>`.
-fn identity(state: &AppState, req: &Request) -> String {
+/// Whom a request is counted against: `user:<id>` for a valid bearer
+/// token, else the client's address (see [`client_ip::client_key`]).
+/// Logins and registrations always count by address: a token of one's own
+/// account must not buy a fresh budget of password guesses.
+fn identity(state: &AppState, class: LimitClass, req: &Request) -> String {
+    let by_address = matches!(class, LimitClass::Login | LimitClass::Register);
     let user = req
         .headers()
         .typed_get::<Authorization<Bearer>>()
+        .filter(|_| !by_address)
         .and_then(|bearer| state.tokens.verify(bearer.token()).ok())
         .and_then(|claims| claims.sub.parse::<i64>().ok());
     if let Some(id) = user {
@@ -176,8 +181,11 @@ fn identity(state: &AppState, req: &Request) -> String {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let ip = client_ip::client_ip(peer, req.headers(), &state.limits.args.trusted_proxies);
-    format!("ip:{ip}")
+    client_ip::client_key(client_ip::client_ip(
+        peer,
+        req.headers(),
+        &state.limits.args.trusted_proxies,
+    ))
 }
 
 /// The bucket of one identity in one class.
@@ -196,7 +204,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         return next.run(req).await;
     };
     let limit = state.limits.limit(class);
-    let who = identity(&state, &req);
+    let who = identity(&state, class, &req);
     let decision = match state
         .limits
         .limiter

@@ -1,6 +1,7 @@
 //! `/api/v1/rate-limits` (admin): who is being counted, and forgiving
 //! them.
 
+use super::client_ip::client_key;
 use super::{bucket, reset_seconds, LimitClass};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorBody};
@@ -10,6 +11,7 @@ use axum::extract::State;
 use axum::Json;
 use logflow_store::ratelimit::LimitError;
 use serde::{Deserialize, Serialize};
+use ipnet::IpNet;
 use std::net::IpAddr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -191,15 +193,17 @@ async fn reset_all(
     }))
 }
 
-/// `user:<id>` or `ip:<address>`, normalised (so `ip:::FFFF:1.2.3.4`
-/// finds `ip:1.2.3.4`).
+/// `user:<id>` or `ip:<address>`, normalised as the limiter counts (so
+/// `ip:::FFFF:1.2.3.4` finds `ip:1.2.3.4`, and any address of an IPv6 /64,
+/// or the network itself, finds that network).
 fn parse_identity(param: &str, id: &str) -> Result<String, ApiError> {
     let parsed = match id.split_once(':') {
         Some(("user", n)) => n.parse::<i64>().ok().map(|n| format!("user:{n}")),
         Some(("ip", addr)) => addr
             .parse::<IpAddr>()
+            .or_else(|_| addr.parse::<IpNet>().map(|net| net.network()))
             .ok()
-            .map(|ip| format!("ip:{}", ip.to_canonical())),
+            .map(client_key),
         _ => None,
     };
     parsed.ok_or_else(|| {

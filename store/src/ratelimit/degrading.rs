@@ -3,11 +3,15 @@
 //! by themselves when Redis answers again.
 
 use super::{Decision, Limit, LimitError, MemoryLimiter, RateLimiter, RedisLimiter};
+use crate::redis::RedisError;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct DegradingLimiter {
     redis: RedisLimiter,
     local: MemoryLimiter,
+    /// A refusal by Redis (not an outage) was reported.
+    refusal_reported: AtomicBool,
 }
 
 impl DegradingLimiter {
@@ -15,6 +19,7 @@ impl DegradingLimiter {
         DegradingLimiter {
             redis,
             local: MemoryLimiter::default(),
+            refusal_reported: AtomicBool::new(false),
         }
     }
 }
@@ -25,7 +30,15 @@ impl RateLimiter for DegradingLimiter {
         match self.redis.check(bucket, limit).await {
             Ok(decision) => Ok(decision),
             Err(e) => {
-                tracing::debug!(error = %e, bucket, "rate limit checked in-process");
+                // An outage is logged by the pool; Redis refusing the
+                // script (ACL, OOM) would silently make every limit
+                // per-replica, so say it once, loudly.
+                let refused = matches!(e, LimitError::Redis(RedisError::Command(_)));
+                if refused && !self.refusal_reported.swap(true, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "Redis refused the rate-limit script: limits are counted per replica");
+                } else {
+                    tracing::debug!(error = %e, bucket, "rate limit checked in-process");
+                }
                 self.local.check(bucket, limit).await
             }
         }
