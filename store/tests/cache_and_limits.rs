@@ -262,7 +262,10 @@ async fn after_a_failure_redis_is_left_alone_for_a_moment_then_tried_again() {
 #[test]
 fn a_key_prefix_with_glob_characters_is_refused() {
     for prefix in ["a*", "a?", "[a]", "a\\"] {
-        let err = RedisPool::new(&redis_url(), prefix).err().unwrap().to_string();
+        let err = RedisPool::new(&redis_url(), prefix)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("REDIS_KEY_PREFIX"), "{prefix}: {err}");
     }
     assert!(RedisPool::new(&redis_url(), "team-a:logflow:").is_ok());

@@ -244,18 +244,18 @@ impl ResponseCache {
         let task = tokio::spawn(async move {
             let _landing = landing;
             match backend.get(&key).await {
-                    Ok(Some(body)) => Ok((body, Outcome::Hit)),
-                    Ok(None) => {
-                        let body = to_json(&compute.await?)?;
-                        if let Err(e) = backend.set(&key, body.clone(), ttl).await {
-                            tracing::debug!(error = %e, %key, "answer not cached");
-                        }
-                        Ok((body, Outcome::Miss))
+                Ok(Some(body)) => Ok((body, Outcome::Hit)),
+                Ok(None) => {
+                    let body = to_json(&compute.await?)?;
+                    if let Err(e) = backend.set(&key, body.clone(), ttl).await {
+                        tracing::debug!(error = %e, %key, "answer not cached");
                     }
-                    Err(e) => {
-                        tracing::debug!(error = %e, %key, "cache bypassed");
-                        Ok((to_json(&compute.await?)?, Outcome::Bypass))
-                    }
+                    Ok((body, Outcome::Miss))
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, %key, "cache bypassed");
+                    Ok((to_json(&compute.await?)?, Outcome::Bypass))
+                }
             }
         });
         async move {
@@ -372,14 +372,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_flight_outlives_its_callers_and_survives_a_panic() {
-        let cache = ResponseCache::new(Arc::new(MemoryCache::new(1 << 20)), ttls(Duration::from_secs(30)));
+        let cache = ResponseCache::new(
+            Arc::new(MemoryCache::new(1 << 20)),
+            ttls(Duration::from_secs(30)),
+        );
         let key = || CacheKey::new(Route::Overview, &user(Role::User));
         // The only caller gives up; the computation still lands in the cache.
         let slow = cache.json(key(), async {
             tokio::time::sleep(Duration::from_millis(100)).await;
             Ok(7)
         });
-        assert!(tokio::time::timeout(Duration::from_millis(10), slow).await.is_err());
+        assert!(tokio::time::timeout(Duration::from_millis(10), slow)
+            .await
+            .is_err());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let later = cache.json(key(), async { Ok(8) }).await.unwrap();
         assert_eq!((later.outcome, &later.body[..]), (Outcome::Hit, &b"7"[..]));

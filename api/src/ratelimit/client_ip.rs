@@ -83,7 +83,8 @@ pub fn client_key(ip: IpAddr) -> String {
     match ip.to_canonical() {
         IpAddr::V4(v4) => format!("ip:{v4}"),
         IpAddr::V6(v6) => {
-            let net = Ipv6Net::new(v6, 64).map_or(IpNet::from(v6), |n| IpNet::V6(n.trunc()));
+            let net =
+                Ipv6Net::new(v6, 64).map_or_else(|_| v6.to_string(), |n| n.trunc().to_string());
             format!("ip:{net}")
         }
     }
@@ -148,16 +149,10 @@ mod tests {
         );
         // Garbage left of the client's real address is the client's own.
         let garbage = headers(&[("x-forwarded-for", "not-an-ip, 3.3.3.3")]);
-        assert_eq!(
-            client_ip(ip("10.1.2.3"), &garbage, &trusted),
-            ip("3.3.3.3")
-        );
+        assert_eq!(client_ip(ip("10.1.2.3"), &garbage, &trusted), ip("3.3.3.3"));
         // A client cannot make the proxy's entry unreadable and then pick
         // its address with X-Real-IP (which appending proxies pass along).
-        let spoof = headers(&[
-            ("x-forwarded-for", "x, 10.0.0.9"),
-            ("x-real-ip", "7.7.7.7"),
-        ]);
+        let spoof = headers(&[("x-forwarded-for", "x, 10.0.0.9"), ("x-real-ip", "7.7.7.7")]);
         assert_eq!(client_ip(ip("10.1.2.3"), &spoof, &trusted), ip("10.0.0.9"));
         let mapped = headers(&[("x-forwarded-for", "::ffff:8.8.8.8")]);
         assert_eq!(
@@ -170,12 +165,18 @@ mod tests {
     fn ipv6_clients_count_per_64() {
         assert_eq!(client_key(ip("203.0.113.7")), "ip:203.0.113.7");
         assert_eq!(client_key(ip("::ffff:203.0.113.7")), "ip:203.0.113.7");
-        assert_eq!(client_key(ip("2001:db8:1:2:aaaa::1")), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:aaaa::1")),
+            "ip:2001:db8:1:2::/64"
+        );
         assert_eq!(
             client_key(ip("2001:db8:1:2:bbbb::9")),
             client_key(ip("2001:db8:1:2:aaaa::1"))
         );
-        assert_ne!(client_key(ip("2001:db8:1:3::1")), client_key(ip("2001:db8:1:2::1")));
+        assert_ne!(
+            client_key(ip("2001:db8:1:3::1")),
+            client_key(ip("2001:db8:1:2::1"))
+        );
     }
 
     #[test]
