@@ -8,7 +8,8 @@
 //! pause one request probes while the others still fail fast, so service
 //! resumes by itself, within seconds, when Redis returns.
 
-use deadpool_redis::{redis, Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::{redis, Config, Pool, PoolConfig, Runtime, Timeouts};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,9 +36,17 @@ pub enum RedisError {
 
 /// A pool of Redis connections with a key prefix. Creating it does not
 /// connect: the api starts while Redis is down and reports it degraded.
+///
+/// deadpool-redis hands out multiplexed connections, which many tasks can
+/// use at once, and checks each one with a PING round trip every time it
+/// is taken from the pool. So one connection from the pool is kept and
+/// shared (cloning a multiplexed connection shares its socket), and a new
+/// one is taken only after it failed: a limiter check or cache lookup is
+/// then one round trip, not two.
 #[derive(Clone)]
 pub struct RedisPool {
     pool: Pool,
+    shared: Arc<std::sync::Mutex<Option<MultiplexedConnection>>>,
     prefix: Arc<str>,
     breaker: Arc<Breaker>,
 }
@@ -70,6 +79,7 @@ impl RedisPool {
             .map_err(|e| RedisError::Config(e.to_string()))?;
         Ok(RedisPool {
             pool,
+            shared: Arc::default(),
             prefix: prefix.into(),
             breaker: Arc::new(Breaker::new()),
         })
@@ -85,12 +95,32 @@ impl RedisPool {
         &self.prefix
     }
 
-    /// Runs `op` on a pooled connection, the whole within [`OP_TIMEOUT`].
-    /// `op` owns the connection; it goes back to the pool when `op` ends.
-    /// A connection failure or timeout pauses Redis use (see the module).
+    /// The shared connection, taken from the pool if there is none.
+    async fn connection(&self) -> Result<MultiplexedConnection, RedisError> {
+        let cached = self
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(conn) = cached {
+            return Ok(conn);
+        }
+        let pooled = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| RedisError::Unavailable(e.to_string()))?;
+        let conn = MultiplexedConnection::clone(&pooled);
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs `op` on the shared connection, the whole (connecting included)
+    /// within [`OP_TIMEOUT`]. A connection failure or timeout drops the
+    /// connection and pauses Redis use (see the module).
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, RedisError>
     where
-        F: FnOnce(Connection) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let probe = self.breaker.admit().map_err(|wait| {
@@ -100,11 +130,7 @@ impl RedisPool {
             ))
         })?;
         let attempt = async {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| RedisError::Unavailable(e.to_string()))?;
+            let conn = self.connection().await?;
             op(conn).await.map_err(|e| {
                 if is_outage(&e) {
                     RedisError::Unavailable(e.to_string())
@@ -122,7 +148,10 @@ impl RedisPool {
                 )))
             });
         match &outcome {
-            Err(RedisError::Unavailable(reason)) => self.breaker.trip(reason),
+            Err(RedisError::Unavailable(reason)) => {
+                self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
+                self.breaker.trip(reason)
+            }
             _ => self.breaker.close(probe),
         }
         outcome
