@@ -3,6 +3,7 @@
 //! keeps users in the metadata database, and publishes custom events to
 //! Kafka.
 
+pub mod alerts;
 pub mod auth;
 pub mod broker;
 pub mod cache;

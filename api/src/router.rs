@@ -7,7 +7,7 @@
 use crate::error::ApiError;
 use crate::request_context::request_context;
 use crate::state::AppState;
-use crate::{auth, cache, correlation, health, logs, metrics, ratelimit, trace};
+use crate::{alerts, auth, cache, correlation, health, logs, metrics, ratelimit, trace};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -38,6 +38,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "correlation", description = "Follow one request across services"),
         (name = "metrics", description = "Aggregations for dashboards"),
         (name = "trace", description = "Request tracing and custom events"),
+        (name = "alerts", description = "Alert rules and the alerts they triggered"),
         (name = "cache", description = "The metrics cache"),
         (name = "rate-limits", description = "Rate-limit administration"),
         (name = "health", description = "Dependency health"),
@@ -68,6 +69,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .nest("/api/v1/correlation", correlation::router())
         .nest("/api/v1/metrics", metrics::router())
         .nest("/api/v1/trace", trace::router())
+        .nest("/api/v1/alerts", alerts::router())
         .nest("/api/v1/cache", cache::routes::router())
         .nest("/api/v1/rate-limits", ratelimit::routes::router())
         .split_for_parts();

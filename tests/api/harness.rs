@@ -84,6 +84,8 @@ pub struct TestApi {
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), logflow_api::ApiStartError>>>,
     _schema: Option<PgSchema>,
+    /// The metadata database the api uses.
+    pub database_url: String,
 }
 
 impl TestApi {
@@ -154,6 +156,7 @@ impl TestApi {
             group_id: format!("{topic}-processor"),
             server,
         };
+        let database_url = config.database_url();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -164,6 +167,7 @@ impl TestApi {
             shutdown,
             task: Some(task),
             _schema: schema,
+            database_url,
         };
         wait_until(
             "the api to answer /health",
@@ -175,6 +179,13 @@ impl TestApi {
         )
         .await;
         api
+    }
+
+    /// The api's metadata database, opened beside it.
+    pub async fn meta(&self) -> logflow_store::meta::MetaDb {
+        logflow_store::meta::MetaDb::connect(&self.database_url)
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,6 +6,7 @@
 mod common;
 mod harness;
 
+mod alerts;
 mod auth;
 mod caching;
 mod cli;

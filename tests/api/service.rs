@@ -208,9 +208,13 @@ async fn openapi_document_and_swagger_ui_work_offline() {
     assert_eq!(
         listed,
         [
+            "DELETE /api/v1/alerts/rules/{id}",
             "DELETE /api/v1/cache/clear",
             "DELETE /api/v1/rate-limits/reset-all",
             "DELETE /api/v1/rate-limits/reset/{id}",
+            "GET /api/v1/alerts/rules",
+            "GET /api/v1/alerts/rules/{id}",
+            "GET /api/v1/alerts/triggered",
             "GET /api/v1/auth/me",
             "GET /api/v1/auth/users",
             "GET /api/v1/cache/stats",
@@ -227,9 +231,13 @@ async fn openapi_document_and_swagger_ui_work_offline() {
             "GET /api/v1/trace/context",
             "GET /api/v1/trace/debug",
             "GET /health",
+            "POST /api/v1/alerts/rules",
+            "POST /api/v1/alerts/triggered/{id}/acknowledge",
+            "POST /api/v1/alerts/triggered/{id}/resolve",
             "POST /api/v1/auth/login",
             "POST /api/v1/auth/register",
             "POST /api/v1/trace/log",
+            "PUT /api/v1/alerts/rules/{id}",
             "PUT /api/v1/auth/me",
         ]
     );

@@ -11,13 +11,19 @@
 //!
 //! Callers hold the repositories as `Arc<dyn …>` from [`MetaDb`].
 
+mod alerts;
 mod config;
 mod rows;
 mod users;
 
+pub use alerts::{
+    AlertFilter, AlertRepository, AlertRule, AlertStatus, Channel, Condition, Delivery,
+    Observation, RuleSpec, TriggeredAlert, UnknownName,
+};
 pub use config::ConfigRepository;
 pub use users::{NewUser, Role, UnknownRole, User, UserRepository, UserUpdate, UserWithHash};
 
+use alerts::SqlAlertRepository;
 use config::SqlConfigRepository;
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
@@ -110,6 +116,7 @@ pub struct MetaDb {
     backend: DbBackend,
     users: Arc<SqlUserRepository>,
     config: Arc<SqlConfigRepository>,
+    alerts: Arc<SqlAlertRepository>,
 }
 
 impl MetaDb {
@@ -147,6 +154,7 @@ impl MetaDb {
         Ok(MetaDb {
             users: Arc::new(SqlUserRepository::new(pool.clone())),
             config: Arc::new(SqlConfigRepository::new(pool.clone())),
+            alerts: Arc::new(SqlAlertRepository::new(pool.clone())),
             pool,
             backend,
         })
@@ -171,6 +179,10 @@ impl MetaDb {
 
     pub fn config(&self) -> Arc<dyn ConfigRepository> {
         self.config.clone()
+    }
+
+    pub fn alerts(&self) -> Arc<dyn AlertRepository> {
+        self.alerts.clone()
     }
 
     /// Closes every pooled connection and waits for them to finish; later
