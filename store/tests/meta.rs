@@ -410,7 +410,11 @@ async fn migrations_are_idempotent(test: &TestDb) {
         .fetch_one(&raw)
         .await
         .expect("applied migrations");
-    assert_eq!(applied, 1);
+    // Each migration once, however often the database was opened.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .expect("migrations directory")
+        .count();
+    assert_eq!(applied, files as i64);
     raw.close().await;
 }
 
