@@ -31,7 +31,9 @@ enum Command {
     Generator(logflow_generator::Config),
     /// Serve the REST API (search, metrics, users) and Swagger UI at /docs.
     Api(logflow_api::Config),
-    /// Run every server role (processor and api) in one process.
+    /// Evaluate the alert rules and send notifications.
+    Alerting(logflow_alerting::Config),
+    /// Run every server role (processor, api and alert engine) in one process.
     Standalone(StandaloneConfig),
     /// Search the store directly and print the matching logs.
     Search(search::SearchArgs),
@@ -78,6 +80,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             spawn_signal_handler(shutdown.clone());
             logflow_api::run(config, shutdown).await?;
         }
+        Command::Alerting(config) => {
+            spawn_signal_handler(shutdown.clone());
+            logflow_alerting::run(config, shutdown).await?;
+        }
         Command::Standalone(config) => {
             spawn_signal_handler(shutdown.clone());
             standalone(config, shutdown).await?;
@@ -98,19 +104,25 @@ struct StandaloneConfig {
     processor: logflow_processor::Config,
     #[command(flatten)]
     server: logflow_api::ServerArgs,
+    #[command(flatten)]
+    engine: logflow_alerting::EngineArgs,
 }
 
-/// Runs processor and api as tasks of one process. Either one stopping
-/// (an error, or the shutdown signal) stops the other, so the process never
-/// lingers half-alive.
+/// Runs processor, api and alert engine as tasks of one process. Any one
+/// stopping (an error, or the shutdown signal) stops the others, so the
+/// process never lingers half-alive.
 async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    tracing::info!("standalone: processor and api in one process");
+    tracing::info!("standalone: processor, api and alert engine in one process");
+    let data_dir = config.processor.data_dir.clone();
+    let engine_args = config.engine;
     let api_config = logflow_api::Config {
         kafka: config.processor.kafka.clone(),
         data_dir: config.processor.data_dir.clone(),
         group_id: config.processor.group_id.clone(),
         server: config.server,
     };
+    // The database is opened (and migrated) here, before the api opens it.
+    let db = logflow_store::meta::MetaDb::connect(&api_config.database_url()).await?;
     let processor = {
         let shutdown = shutdown.clone();
         async move {
@@ -127,8 +139,18 @@ async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> an
             outcome.map_err(anyhow::Error::from)
         }
     };
-    let (processor, api) = tokio::join!(processor, api);
-    processor.and(api)
+    let engine = {
+        let shutdown = shutdown.clone();
+        async move {
+            let outcome =
+                logflow_alerting::serve(&db, &data_dir, &engine_args, shutdown.clone()).await;
+            shutdown.cancel();
+            db.close().await;
+            outcome.map_err(anyhow::Error::from)
+        }
+    };
+    let (processor, api, engine) = tokio::join!(processor, api, engine);
+    processor.and(api).and(engine)
 }
 
 /// Cancels `token` on SIGTERM or SIGINT so every role can finish its work in

@@ -1,1 +1,107 @@
-//! The alert evaluation engine and notifiers: built in the alerting issue.
+//! `logflow alerting`: evaluates every active alert rule against the store
+//! every `ALERT_CHECK_INTERVAL`, records what fires and notifies.
+//!
+//! Several engines may run (replicas, or `standalone` beside a separate
+//! one): a lease in the metadata database decides which one evaluates, and
+//! the database refuses a second unresolved alert per rule, so a rule
+//! never fires twice.
+
+mod engine;
+mod notify;
+
+pub use engine::{Engine, Tick};
+
+use clap::Args;
+use logflow_store::meta::{MetaDb, MetaError};
+use logflow_store::tantivy_store::{OpenMode, TantivyStore};
+use logflow_store::StoreError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Everything `logflow alerting` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Where the processor keeps the indexes (under `indexes/`) and where
+    /// the default SQLite database lives.
+    #[arg(long, env = "LOGFLOW_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Metadata database with the rules (`postgres://…` or `sqlite://…`).
+    /// Unset: `logflow.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The engine's own settings (`logflow standalone` takes these beside the
+/// api's, whose database it shares).
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// How often every active rule is evaluated.
+    #[arg(long, env = "ALERT_CHECK_INTERVAL", default_value = "60s", value_parser = parse_interval)]
+    pub alert_check_interval: Duration,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .ok()
+        .filter(|d| *d >= Duration::from_secs(1) && *d <= Duration::from_secs(24 * 3600))
+        .ok_or_else(|| format!("invalid interval {s:?}: expected 1s to 24h, such as 30s or 1m"))
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertingError {
+    #[error(transparent)]
+    Database(#[from] MetaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("logflow.db").display()
+            )
+        })
+    }
+}
+
+/// Evaluates the rules until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AlertingError> {
+    let db = MetaDb::connect(&config.database_url()).await?;
+    let outcome = serve(&db, &config.data_dir, &config.engine, shutdown).await;
+    db.close().await;
+    outcome
+}
+
+/// Evaluates the rules in `db` against the store under `data_dir` until
+/// `shutdown` (`logflow standalone` passes the database it opened first,
+/// so that only one task runs its migrations).
+pub async fn serve(
+    db: &MetaDb,
+    data_dir: &Path,
+    args: &EngineArgs,
+    shutdown: CancellationToken,
+) -> Result<(), AlertingError> {
+    let indexes = data_dir.join("indexes");
+    std::fs::create_dir_all(&indexes).map_err(|source| StoreError::Io {
+        path: indexes.display().to_string(),
+        source,
+    })?;
+    let store = TantivyStore::open(&indexes, OpenMode::ReadOnly)?;
+    let engine = Engine::new(Arc::new(store), db.alerts(), args.alert_check_interval);
+    tracing::info!(
+        holder = engine.holder(),
+        interval = %humantime::format_duration(args.alert_check_interval),
+        "alert engine started"
+    );
+    engine.run(shutdown).await;
+    Ok(())
+}

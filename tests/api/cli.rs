@@ -185,3 +185,17 @@ async fn standalone_indexes_and_serves_in_one_process() {
     let status = standalone.terminate();
     assert!(status.success(), "standalone exited with {status}");
 }
+
+#[tokio::test]
+async fn alerting_refuses_a_bad_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logflow"))
+        .arg("alerting")
+        .env("LOGFLOW_DATA_DIR", dir.path())
+        .env("ALERT_CHECK_INTERVAL", "0s")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid interval \"0s\""), "{stderr}");
+}
