@@ -64,12 +64,9 @@ pub enum AlertingError {
 
 impl Config {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("logflow.db").display()
-            )
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| logflow_store::meta::default_sqlite_url(&self.data_dir))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ratelimit::RateLimitArgs;
 use clap::Args;
 use logflow_kafka::KafkaArgs;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Everything `logflow api` needs.
 #[derive(Debug, Clone, Args)]
@@ -92,18 +92,11 @@ impl Config {
         self.server
             .database_url
             .clone()
-            .unwrap_or_else(|| default_sqlite_url(&self.data_dir))
+            .unwrap_or_else(|| logflow_store::meta::default_sqlite_url(&self.data_dir))
     }
 
     /// Where the processor's indexes are.
     pub fn index_dir(&self) -> PathBuf {
         self.data_dir.join("indexes")
     }
-}
-
-fn default_sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("logflow.db").display()
-    )
 }

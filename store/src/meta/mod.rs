@@ -192,6 +192,15 @@ impl MetaDb {
     }
 }
 
+/// The embedded default: the SQLite file `logflow.db` in the data
+/// directory (every role that opens the metadata database agrees on it).
+pub fn default_sqlite_url(data_dir: &std::path::Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("logflow.db").display()
+    )
+}
+
 /// The backend a URL names, and the URL to hand to sqlx. A SQLite URL
 /// without a `mode` gets `mode=rwc` and its directory is created, so that a
 /// fresh data directory works on first start.
