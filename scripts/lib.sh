@@ -69,6 +69,14 @@ ensure_schemathesis() {
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
+# aiosmtpd (PyPI) is the SMTP server the email-alert tests send to.
+AIOSMTPD_VERSION=1.4.6
+ensure_aiosmtpd() {
+  if python3 -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then return 0; fi
+  log "installing aiosmtpd $AIOSMTPD_VERSION (PyPI) for the email-alert tests"
+  python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+}
+
 # Chromium (Debian's) for the browser test of Swagger UI at /docs.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then return 0; fi

@@ -11,6 +11,7 @@ ensure_tansu
 ensure_postgres
 ensure_redis
 ensure_chromium
+ensure_aiosmtpd
 export TANSU_BIN="$(command -v tansu)"
 
 log "cargo fmt --check"

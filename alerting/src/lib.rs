@@ -7,9 +7,10 @@
 //! never fires twice.
 
 mod engine;
-mod notify;
+pub mod notify;
 
 pub use engine::{Engine, Tick};
+pub use notify::{Notifier, NotifyArgs};
 
 use clap::Args;
 use logflow_store::meta::{MetaDb, MetaError};
@@ -44,6 +45,9 @@ pub struct EngineArgs {
     /// How often every active rule is evaluated.
     #[arg(long, env = "ALERT_CHECK_INTERVAL", default_value = "60s", value_parser = parse_interval)]
     pub alert_check_interval: Duration,
+
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -60,6 +64,8 @@ pub enum AlertingError {
     Database(#[from] MetaError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
 }
 
 impl Config {
@@ -93,7 +99,13 @@ pub async fn serve(
         source,
     })?;
     let store = TantivyStore::open(&indexes, OpenMode::ReadOnly)?;
-    let engine = Engine::new(Arc::new(store), db.alerts(), args.alert_check_interval);
+    let notifier = Notifier::new(&args.notify)?;
+    let engine = Engine::new(
+        Arc::new(store),
+        db.alerts(),
+        notifier,
+        args.alert_check_interval,
+    );
     tracing::info!(
         holder = engine.holder(),
         interval = %humantime::format_duration(args.alert_check_interval),

@@ -4,7 +4,8 @@
 //! PostgreSQL firing a rule exactly once.
 
 use chrono::{DateTime, Duration, Utc};
-use logflow_alerting::{Engine, Tick};
+use clap::Parser;
+use logflow_alerting::{Engine, Notifier, NotifyArgs, Tick};
 use logflow_core::{Level, LogRecord, RecordId};
 use logflow_store::meta::{AlertFilter, AlertRule, Channel, Condition, MetaDb, RuleSpec};
 use logflow_store::tantivy_store::{OpenMode, TantivyStore, WriterOptions};
@@ -82,6 +83,21 @@ async fn owner(db: &MetaDb) -> i64 {
         .id
 }
 
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    notify: NotifyArgs,
+}
+
+/// An engine evaluating every minute, notifying with the defaults.
+fn engine(
+    store: Arc<dyn LogStore>,
+    alerts: Arc<dyn logflow_store::meta::AlertRepository>,
+) -> Engine {
+    let notifier = Notifier::new(&Cli::parse_from(["logflow"]).notify).unwrap();
+    Engine::new(store, alerts, notifier, std::time::Duration::from_secs(60))
+}
+
 fn fired_names(tick: Tick) -> Vec<String> {
     match tick {
         Tick::Evaluated { fired, .. } => fired.into_iter().map(|a| a.rule_name).collect(),
@@ -106,7 +122,7 @@ async fn each_condition_at_below_and_above_its_threshold() {
                 .unwrap();
         }
     }
-    let engine = Engine::new(store, db.alerts(), std::time::Duration::from_secs(60));
+    let engine = engine(store, db.alerts());
     let mut fired = fired_names(engine.tick(now).await.unwrap());
     fired.sort();
     assert_eq!(
@@ -163,7 +179,7 @@ async fn a_rule_fires_once_until_resolved_then_again() {
     let mut quiet = spec("never", Condition::GreaterThan, 50.0);
     quiet.levels = vec![];
     db.alerts().create_rule(quiet, owner).await.unwrap();
-    let engine = Engine::new(store, db.alerts(), std::time::Duration::from_secs(60));
+    let engine = engine(store, db.alerts());
 
     assert_eq!(fired_names(engine.tick(now).await.unwrap()), ["burst"]);
     for later in 1..=3 {
@@ -208,9 +224,8 @@ async fn two_engines_on_one_postgres_fire_once() {
         .create_rule(spec("burst", Condition::GreaterThan, 5.0), owner)
         .await
         .unwrap();
-    let interval = std::time::Duration::from_secs(60);
-    let a = Engine::new(store.clone(), db_a.alerts(), interval);
-    let b = Engine::new(store, db_b.alerts(), interval);
+    let a = engine(store.clone(), db_a.alerts());
+    let b = engine(store, db_b.alerts());
     // Both evaluate at once, several rounds.
     let mut leaders = 0;
     let mut fired = 0;
@@ -237,4 +252,40 @@ async fn two_engines_on_one_postgres_fire_once() {
     assert_eq!(alerts.len(), 1);
     db_a.close().await;
     db_b.close().await;
+}
+
+#[tokio::test]
+async fn an_alert_recorded_but_never_notified_is_sent_next_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let store = store(dir.path(), now).await;
+    let db = sqlite(dir.path()).await;
+    let owner = owner(&db).await;
+    let rule = db
+        .alerts()
+        .create_rule(spec("burst", Condition::GreaterThan, 5.0), owner)
+        .await
+        .unwrap();
+    // An engine fired the rule and died before notifying.
+    let observation = logflow_store::meta::Observation {
+        at: now,
+        observed_value: 10.0,
+    };
+    let orphan = db.alerts().fire(&rule, observation).await.unwrap().unwrap();
+    assert!(orphan.deliveries.is_empty());
+
+    let engine = engine(store, db.alerts());
+    let tick = engine.tick(now + Duration::seconds(1)).await.unwrap();
+    assert!(
+        fired_names(tick).is_empty(),
+        "still open: nothing new fires"
+    );
+    let alert = db.alerts().alert(orphan.id).await.unwrap().unwrap();
+    assert_eq!(alert.deliveries.len(), 1);
+    assert!(alert.deliveries[0].succeeded);
+    // Notified once: the next round leaves it alone.
+    engine.tick(now + Duration::seconds(2)).await.unwrap();
+    let alert = db.alerts().alert(orphan.id).await.unwrap().unwrap();
+    assert_eq!(alert.deliveries.len(), 1);
+    db.close().await;
 }

@@ -6,11 +6,14 @@
 //! A missing tansu fails the test loudly: broker tests never skip
 //! (`scripts/test.sh` installs it). PostgreSQL tests get a schema of their
 //! own from [`PgSchema`]; Redis tests a key prefix ([`RedisPrefix`]) or a
-//! server of their own ([`RedisServer`]).
+//! server of their own ([`RedisServer`]). Webhook receivers are a
+//! [`Receiver`].
 
 mod postgres;
+mod receiver;
 mod redis;
 pub use postgres::{pg_base_url, PgSchema};
+pub use receiver::{Answer, Receiver, Request};
 pub use redis::{redis_url, RedisPrefix, RedisServer};
 
 use std::net::{TcpListener, TcpStream};

@@ -1,6 +1,6 @@
 //! `logflow api` and `logflow standalone` as operators start them.
 
-use crate::common::{logflow, spawn, wait_until};
+use crate::common::{logflow, spawn, wait_until, Proc};
 use crate::harness::ADMIN_PASSWORD;
 use logflow_testkit::{free_port, unique_topic, Broker};
 use reqwest::StatusCode;
@@ -18,6 +18,43 @@ fn api_cmd(broker: &Broker, topic: &str, dir: &Path, port: u16) -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("LOGFLOW_ADMIN_PASSWORD");
     cmd
+}
+
+/// `logflow standalone` on a free port with the test admin, `env` set
+/// beside; returns once it answers, with its base URL.
+pub(crate) async fn start_standalone(
+    broker: &Broker,
+    topic: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (Proc, String) {
+    let port = free_port();
+    let mut cmd = logflow("standalone", broker, topic, dir);
+    cmd.arg("standalone")
+        .env("LOGFLOW_API_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOGFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("LOGFLOW_BCRYPT_COST", "4")
+        .env("LOGFLOW_BATCH_WAIT", "100ms")
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied());
+    let standalone = spawn("standalone", cmd);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for_health(&base).await;
+    (standalone, base)
+}
+
+/// The test admin's bearer token from the api at `base`.
+pub(crate) async fn admin_token(base: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_string()
 }
 
 async fn wait_for_health(base: &str) {
@@ -138,32 +175,14 @@ async fn standalone_indexes_and_serves_in_one_process() {
     let broker = Broker::start().await;
     let topic = unique_topic("standalone");
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut cmd = logflow("standalone", &broker, &topic, dir.path());
-    cmd.arg("standalone")
-        .env("LOGFLOW_API_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOGFLOW_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("LOGFLOW_BCRYPT_COST", "4")
-        .env("LOGFLOW_BATCH_WAIT", "100ms");
-    let mut standalone = spawn("standalone", cmd);
-    wait_for_health(&base).await;
+    let (mut standalone, base) = start_standalone(&broker, &topic, dir.path(), &[]).await;
 
     let mut gen = logflow("generator", &broker, &topic, dir.path());
     gen.args(["generator", "--count", "300", "--rate", "100000"]);
     crate::common::run_ok("generator", gen);
 
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = admin_token(&base).await;
     let total = wait_until(
         "the api to see all 300 records",
         Duration::from_secs(60),

@@ -6,6 +6,7 @@
 mod common;
 mod harness;
 
+mod alert_burst;
 mod alerts;
 mod auth;
 mod caching;
