@@ -3,20 +3,24 @@
 
 use crate::notify::Notifier;
 use chrono::{DateTime, Utc};
-use logflow_store::meta::{
-    AlertFilter, AlertRepository, AlertRule, AlertStatus, MetaError, Observation, TriggeredAlert,
-};
+use logflow_store::meta::{AlertRepository, AlertRule, MetaError, Observation, TriggeredAlert};
 use logflow_store::LogStore;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// The lease every engine competes for.
 const LEASE: &str = "alert-engine";
 /// Shortest lease: a leader that stops renewing is replaced after this.
 const MIN_LEASE: Duration = Duration::from_secs(5);
-/// How many open alerts a round looks through for ones never notified.
-const REDELIVERY_SCAN: u32 = 1000;
+/// How many never-notified alerts one round picks up.
+const REDELIVERY_BATCH: u32 = 100;
+/// How long deliveries in hand may still run at shutdown; one cut short
+/// has its attempts so far recorded, and one not yet attempted is sent by
+/// the next engine.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// One engine process.
 pub struct Engine {
@@ -25,6 +29,11 @@ pub struct Engine {
     notifier: Notifier,
     interval: Duration,
     holder: String,
+    /// Notifications being sent, each in a task of its own so a slow
+    /// receiver holds up neither the other alerts nor the next round.
+    sending: Mutex<JoinSet<()>>,
+    /// The alerts those tasks are sending (not to be picked up again).
+    in_flight: Arc<Mutex<HashSet<i64>>>,
 }
 
 /// What one round did.
@@ -57,6 +66,8 @@ impl Engine {
             notifier,
             interval,
             holder,
+            sending: Mutex::new(JoinSet::new()),
+            in_flight: Arc::default(),
         }
     }
 
@@ -72,7 +83,12 @@ impl Engine {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    if tokio::time::timeout(SHUTDOWN_GRACE, self.settle()).await.is_err() {
+                        tracing::warn!("notifications still being sent at shutdown were cut short");
+                    }
+                    return;
+                }
                 _ = ticker.tick() => {}
             }
             match self.tick(Utc::now()).await {
@@ -86,84 +102,85 @@ impl Engine {
     }
 
     /// One round at `now`: take or renew the lease (three intervals long,
-    /// so a leader that dies is replaced within three), notify open alerts
-    /// that were recorded but never sent (the engine died in between),
-    /// evaluate every active rule, then send what fired, all channels at
-    /// once (one slow receiver does not hold up the others).
+    /// so a leader that dies is replaced within three), evaluate every
+    /// active rule, and start sending what fired, together with alerts that
+    /// were recorded but never sent (an engine died in between). Returns
+    /// what fired; the sending goes on in the background ([`Engine::settle`]
+    /// waits for it).
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Tick, MetaError> {
         let ttl = (self.interval * 3).max(MIN_LEASE);
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(3));
         if !self.alerts.acquire_lease(LEASE, &self.holder, ttl).await? {
             return Ok(Tick::NotLeader);
         }
+        self.reap();
         let rules = self.alerts.rules(true).await?;
-        let mut to_send = self.never_notified(&rules).await?;
         let mut fired = Vec::new();
         for rule in &rules {
             if let Some(alert) = self.evaluate(rule, now).await? {
-                fired.push(alert.id);
-                to_send.push((rule, alert));
+                self.send(rule, alert.clone());
+                fired.push(alert);
             }
         }
-        let sent = futures::future::join_all(
-            to_send
-                .into_iter()
-                .map(|(rule, alert)| self.notify(rule, alert)),
-        )
-        .await;
-        let mut notified = Vec::new();
-        for alert in sent {
-            notified.push(alert?);
+        for alert in self.alerts.never_notified(REDELIVERY_BATCH).await? {
+            let Some(rule) = rules.iter().find(|r| r.id == alert.rule_id) else {
+                continue;
+            };
+            if self.is_in_flight(alert.id) {
+                continue;
+            }
+            tracing::warn!(
+                alert = alert.id,
+                rule = rule.id,
+                "alert recorded but never notified; sending it now"
+            );
+            self.send(rule, alert);
         }
-        let fired = notified
-            .into_iter()
-            .filter(|a| fired.contains(&a.id))
-            .collect();
         Ok(Tick::Evaluated {
             rules: rules.len(),
             fired,
         })
     }
 
-    /// Sends `alert` and records every attempt on it.
-    async fn notify(
-        &self,
-        rule: &AlertRule,
-        mut alert: TriggeredAlert,
-    ) -> Result<TriggeredAlert, MetaError> {
-        for delivery in self.notifier.deliver(rule, &alert).await {
-            self.alerts.record_delivery(alert.id, &delivery).await?;
-            alert.deliveries.push(delivery);
-        }
-        Ok(alert)
+    /// Waits until every notification started so far has been sent (or
+    /// given up) and recorded.
+    pub async fn settle(&self) {
+        let mut tasks = std::mem::take(&mut *lock(&self.sending));
+        while tasks.join_next().await.is_some() {}
     }
 
-    /// Open alerts of active rules with no delivery attempt at all.
-    async fn never_notified<'r>(
-        &self,
-        rules: &'r [AlertRule],
-    ) -> Result<Vec<(&'r AlertRule, TriggeredAlert)>, MetaError> {
-        let open = self
-            .alerts
-            .alerts(&AlertFilter {
-                status: Some(AlertStatus::Open),
-                limit: REDELIVERY_SCAN,
-                ..Default::default()
-            })
-            .await?;
-        Ok(open
-            .into_iter()
-            .filter(|a| a.deliveries.is_empty())
-            .filter_map(|a| {
-                let rule = rules.iter().find(|r| r.id == a.rule_id)?;
-                tracing::warn!(
-                    alert = a.id,
-                    rule = rule.id,
-                    "alert recorded but never notified; sending it now"
-                );
-                Some((rule, a))
-            })
-            .collect())
+    /// Forgets finished sending tasks.
+    fn reap(&self) {
+        let mut tasks = lock(&self.sending);
+        while tasks.try_join_next().is_some() {}
+    }
+
+    fn is_in_flight(&self, alert_id: i64) -> bool {
+        lock(&self.in_flight).contains(&alert_id)
+    }
+
+    /// Sends `alert` in a task of its own, recording each attempt as soon
+    /// as it is known.
+    fn send(&self, rule: &AlertRule, alert: TriggeredAlert) {
+        lock(&self.in_flight).insert(alert.id);
+        let (notifier, alerts, in_flight) = (
+            self.notifier.clone(),
+            self.alerts.clone(),
+            self.in_flight.clone(),
+        );
+        let rule = rule.clone();
+        lock(&self.sending).spawn(async move {
+            let record = |delivery| {
+                let alerts = alerts.clone();
+                async move {
+                    if let Err(e) = alerts.record_delivery(alert.id, &delivery).await {
+                        tracing::error!(alert = alert.id, error = %e, "cannot record a notification attempt");
+                    }
+                }
+            };
+            notifier.deliver_recording(&rule, &alert, record).await;
+            lock(&in_flight).remove(&alert.id);
+        });
     }
 
     /// One count query over the rule's window; records the alert when the
@@ -196,4 +213,8 @@ impl Engine {
         }
         Ok(alert)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -124,6 +124,7 @@ async fn each_condition_at_below_and_above_its_threshold() {
     }
     let engine = engine(store, db.alerts());
     let mut fired = fired_names(engine.tick(now).await.unwrap());
+    engine.settle().await;
     fired.sort();
     assert_eq!(
         fired,
@@ -241,6 +242,8 @@ async fn two_engines_on_one_postgres_fire_once() {
     }
     assert_eq!(leaders, 5, "exactly one engine evaluates each round");
     assert_eq!(fired, 1);
+    a.settle().await;
+    b.settle().await;
     let alerts = db_b
         .alerts()
         .alerts(&AlertFilter {
@@ -250,6 +253,7 @@ async fn two_engines_on_one_postgres_fire_once() {
         .await
         .unwrap();
     assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].deliveries.len(), 1, "notified once");
     db_a.close().await;
     db_b.close().await;
 }
@@ -285,6 +289,7 @@ async fn an_alert_recorded_but_never_notified_is_sent_next_round() {
     assert!(alert.deliveries[0].succeeded);
     // Notified once: the next round leaves it alone.
     engine.tick(now + Duration::seconds(2)).await.unwrap();
+    engine.settle().await;
     let alert = db.alerts().alert(orphan.id).await.unwrap().unwrap();
     assert_eq!(alert.deliveries.len(), 1);
     db.close().await;

@@ -150,7 +150,8 @@ async fn a_receiver_failing_twice_gets_one_successful_delivery_after_retries() {
         .windows(2)
         .map(|w| w[1].attempted_at - w[0].attempted_at)
         .collect();
-    assert!(gaps[1] > gaps[0] / 2, "pauses grow: {gaps:?}");
+    // 20–40 ms, then 40–80 ms (jittered doubling).
+    assert!(gaps[1] >= gaps[0], "pauses grow: {gaps:?}");
 }
 
 #[tokio::test]
@@ -464,4 +465,45 @@ async fn email_without_a_server_or_starttls_fails_clearly() {
     .await;
     assert_eq!(outcomes(&deliveries), [(1, false)], "{deliveries:?}");
     assert!(received(out.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_stalled_smtp_server_times_out() {
+    // Accepts connections and never says a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let deliveries = smtp_notifier(
+        port,
+        &["--smtp-timeout", "1s", "--alert-notify-retries", "1"],
+    )
+    .deliver(&email_rule(), &alert())
+    .await;
+    assert_eq!(outcomes(&deliveries), [(1, false), (2, false)]);
+    assert_eq!(
+        deliveries[0].detail.as_deref(),
+        Some("the SMTP server did not finish within 1 s")
+    );
+    held.abort();
+}
+
+#[test]
+fn a_username_without_a_password_is_refused_at_start() {
+    let args = Cli::parse_from([
+        "logflow",
+        "--smtp-host",
+        "mail.test",
+        "--smtp-username",
+        "me",
+    ]);
+    let err = Notifier::new(&args.notify).err().expect("refused");
+    assert!(
+        err.to_string().contains("SMTP_USERNAME and SMTP_PASSWORD"),
+        "{err}"
+    );
 }

@@ -53,7 +53,7 @@ pub struct SmtpArgs {
     #[arg(long, env = "SMTP_CA_FILE")]
     pub smtp_ca_file: Option<PathBuf>,
 
-    /// How long one attempt (connect, greet, send) may take.
+    /// How long one attempt (connect, greeting, TLS, sending) may take.
     #[arg(long, env = "SMTP_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub smtp_timeout: Duration,
 }
@@ -73,6 +73,8 @@ pub enum SmtpConfigError {
     },
     #[error("invalid SMTP settings: {0}")]
     Tls(#[from] lettre::transport::smtp::Error),
+    #[error("SMTP_USERNAME and SMTP_PASSWORD go together: set both or neither")]
+    HalfCredentials,
 }
 
 /// A configured mailer.
@@ -80,6 +82,9 @@ pub enum SmtpConfigError {
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Bounds a whole attempt: lettre's own timeout covers only the
+    /// connect, and a server that stalls after it must not hang the send.
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -109,12 +114,17 @@ impl Mailer {
             .port(args.smtp_port)
             .tls(tls)
             .timeout(Some(args.smtp_timeout));
-        if let (Some(user), Some(password)) = (&args.smtp_username, &args.smtp_password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        match (&args.smtp_username, &args.smtp_password) {
+            (Some(user), Some(password)) => {
+                builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+            }
+            (None, None) => {}
+            _ => return Err(SmtpConfigError::HalfCredentials),
         }
         Ok(Some(Mailer {
             transport: builder.build(),
             from: args.smtp_from.clone(),
+            timeout: args.smtp_timeout,
         }))
     }
 
@@ -125,7 +135,10 @@ impl Mailer {
         subject: &str,
         text: String,
     ) -> Result<String, Failure> {
-        let mut message = Message::builder().from(self.from.clone()).subject(subject);
+        let mut message = Message::builder()
+            .from(self.from.clone())
+            .subject(subject)
+            .message_id(None);
         for address in to {
             let mailbox: Mailbox = address
                 .parse()
@@ -136,14 +149,24 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(text)
             .map_err(|e| Failure::permanent(format!("cannot build the message: {e}")))?;
-        match self.transport.send(message).await {
-            Ok(response) => Ok(format!(
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        match sent {
+            Err(_) => Err(Failure::transient(format!(
+                "the SMTP server did not finish within {} s",
+                self.timeout.as_secs_f64()
+            ))),
+            Ok(Ok(response)) => Ok(format!(
                 "accepted by the SMTP server: {} {}",
                 response.code(),
                 response.message().collect::<Vec<_>>().join(" ")
             )),
-            Err(e) if e.is_permanent() => Err(Failure::permanent(format!("refused: {e}"))),
-            Err(e) => Err(Failure::transient(format!("SMTP: {e}"))),
+            // A 5xx answer, a certificate or STARTTLS failure, a missing
+            // auth mechanism: the same next time.
+            Ok(Err(e)) if e.is_permanent() || e.is_tls() || e.is_client() => {
+                Err(Failure::permanent(format!("refused: {e}")))
+            }
+            // A 4xx answer, a refused or dropped connection.
+            Ok(Err(e)) => Err(Failure::transient(format!("SMTP: {e}"))),
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn post(
         }
     })?;
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let text = head_of_body(response).await;
     let detail = if text.trim().is_empty() {
         format!("HTTP {}", status.as_u16())
     } else {
@@ -71,6 +71,19 @@ pub async fn post(
     } else {
         Err(Failure::permanent(detail))
     }
+}
+
+/// The start of the receiver's answer (enough for the record; a huge or
+/// endless body is not read to its end).
+async fn head_of_body(mut response: reqwest::Response) -> String {
+    let mut head = Vec::new();
+    while head.len() <= DETAIL_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 /// The error and its causes, for a record a person reads.

@@ -55,7 +55,8 @@ pub fn webhook_body(rule: &AlertRule, alert: &TriggeredAlert) -> Value {
 
 /// An incoming-webhook message: `text` (the fallback Slack shows in
 /// notifications) and Block Kit `blocks` — a header, the description when
-/// there is one, and the numbers as fields.
+/// there is one, and the numbers as fields. Text from the rule is escaped
+/// for mrkdwn, so a description cannot `<!channel>` or forge a link.
 pub fn slack_body(rule: &AlertRule, alert: &TriggeredAlert) -> Value {
     let header = cut(
         &format!(":rotating_light: {}", rule.spec.name),
@@ -71,14 +72,14 @@ pub fn slack_body(rule: &AlertRule, alert: &TriggeredAlert) -> Value {
         field("Triggered", &alert.triggered_at.to_rfc3339()),
     ];
     if !rule.spec.services.is_empty() {
-        fields.push(field("Services", &rule.spec.services.join(", ")));
+        fields.push(field("Services", &escape(&rule.spec.services.join(", "))));
     }
     if !rule.spec.levels.is_empty() {
         let levels: Vec<&str> = rule.spec.levels.iter().map(|l| l.as_str()).collect();
         fields.push(field("Levels", &levels.join(", ")));
     }
     if let Some(query) = &rule.spec.query {
-        fields.push(field("Query", &format!("`{query}`")));
+        fields.push(field("Query", &escape(query)));
     }
     let mut blocks = vec![json!({
         "type": "header",
@@ -87,7 +88,7 @@ pub fn slack_body(rule: &AlertRule, alert: &TriggeredAlert) -> Value {
     if let Some(description) = &rule.spec.description {
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": cut(description, 3000)},
+            "text": {"type": "mrkdwn", "text": cut(&escape(description), 3000)},
         }));
     }
     blocks.push(json!({"type": "section", "fields": fields}));
@@ -95,7 +96,7 @@ pub fn slack_body(rule: &AlertRule, alert: &TriggeredAlert) -> Value {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": format!("LogFlow alert #{} · rule #{}", alert.id, rule.id)}],
     }));
-    json!({"text": format!("LogFlow alert — {}", summary(rule, alert)), "blocks": blocks})
+    json!({"text": format!("LogFlow alert — {}", escape(&summary(rule, alert))), "blocks": blocks})
 }
 
 /// The email's subject: the rule's prefix (default `[LogFlow]`) and the summary.
@@ -147,6 +148,13 @@ pub fn email_text(rule: &AlertRule, alert: &TriggeredAlert) -> String {
     text
 }
 
+/// Slack's mrkdwn escaping: `&`, `<` and `>` are its control characters.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn field(label: &str, value: &str) -> Value {
     json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), SLACK_FIELD_MAX)})
 }
@@ -183,5 +191,13 @@ mod tests {
         assert_eq!(cut_text.chars().count(), SLACK_HEADER_MAX);
         assert!(cut_text.ends_with('…'));
         assert_eq!(cut("short", 10), "short");
+    }
+
+    #[test]
+    fn slack_control_characters_are_escaped() {
+        assert_eq!(
+            escape("<!channel> & <https://x|y>"),
+            "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+        );
     }
 }

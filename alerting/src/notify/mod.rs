@@ -74,18 +74,35 @@ impl Notifier {
 
     /// Sends `alert` on its rule's channel; every attempt, in order.
     pub async fn deliver(&self, rule: &AlertRule, alert: &TriggeredAlert) -> Vec<Delivery> {
+        self.deliver_recording(rule, alert, |_| async {}).await
+    }
+
+    /// As [`Notifier::deliver`], handing each attempt to `on_attempt` as
+    /// soon as its outcome is known.
+    pub async fn deliver_recording<R, RFut>(
+        &self,
+        rule: &AlertRule,
+        alert: &TriggeredAlert,
+        on_attempt: R,
+    ) -> Vec<Delivery>
+    where
+        R: Fn(Delivery) -> RFut,
+        RFut: std::future::Future<Output = ()>,
+    {
         let config = &rule.spec.channel_config;
         let channel = rule.spec.channel;
         let attempts = match channel {
             Channel::Console => {
                 console(rule, alert);
-                return vec![Delivery {
+                let delivery = Delivery {
                     attempt: 1,
                     channel,
                     attempted_at: Utc::now(),
                     succeeded: true,
                     detail: Some("written to the engine's log".into()),
-                }];
+                };
+                on_attempt(delivery.clone()).await;
+                return vec![delivery];
             }
             Channel::Webhook => {
                 let body = serde_json::to_vec(&message::webhook_body(rule, alert))
@@ -96,18 +113,24 @@ impl Notifier {
                     .get("timeout_seconds")
                     .and_then(Value::as_u64)
                     .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-                deliver_with_retries(channel, self.policy, || {
-                    http::post(&self.http, url, &body, secret, timeout)
-                })
+                deliver_with_retries(
+                    channel,
+                    self.policy,
+                    || http::post(&self.http, url, &body, secret, timeout),
+                    on_attempt,
+                )
                 .await
             }
             Channel::Slack => {
                 let body = serde_json::to_vec(&message::slack_body(rule, alert))
                     .expect("a JSON value serialises");
                 let url = text(config, "webhook_url");
-                deliver_with_retries(channel, self.policy, || {
-                    http::post(&self.http, url, &body, None, DEFAULT_TIMEOUT)
-                })
+                deliver_with_retries(
+                    channel,
+                    self.policy,
+                    || http::post(&self.http, url, &body, None, DEFAULT_TIMEOUT),
+                    on_attempt,
+                )
                 .await
             }
             Channel::Email => {
@@ -122,15 +145,15 @@ impl Notifier {
                     .unwrap_or_default();
                 let subject = message::email_subject(rule, alert);
                 let text = message::email_text(rule, alert);
-                deliver_with_retries(channel, self.policy, || async {
+                let send = || async {
                     match &self.mailer {
                         Some(mailer) => mailer.send(&to, &subject, text.clone()).await,
                         None => Err(Failure::permanent(
                             "no SMTP server configured (set SMTP_HOST for the alert engine)",
                         )),
                     }
-                })
-                .await
+                };
+                deliver_with_retries(channel, self.policy, send, on_attempt).await
             }
         };
         match attempts.last() {

@@ -10,8 +10,9 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The longest pause between two attempts.
-const MAX_PAUSE: Duration = Duration::from_secs(60);
+/// The longest pause between two attempts before jitter (which may add
+/// as much again).
+const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 /// How often and how patiently a notification is retried.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +20,7 @@ pub struct RetryPolicy {
     /// Attempts after the first.
     pub retries: usize,
     /// The pause before the first retry; it doubles after each (jittered,
-    /// at most a minute).
+    /// at most a minute: 30 s before jitter, which adds up to as much).
     pub first_pause: Duration,
 }
 
@@ -47,27 +48,33 @@ impl Failure {
 }
 
 /// Calls `send` until it succeeds, fails for good, or the retries are
-/// spent; every attempt, in order.
-pub async fn deliver_with_retries<F, Fut>(
+/// spent, handing each attempt to `on_attempt` as soon as it is known (so
+/// it is recorded even if the process dies before the next); every
+/// attempt, in order.
+pub async fn deliver_with_retries<F, Fut, R, RFut>(
     channel: Channel,
     policy: RetryPolicy,
     send: F,
+    on_attempt: R,
 ) -> Vec<Delivery>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<String, Failure>>,
+    R: Fn(Delivery) -> RFut,
+    RFut: Future<Output = ()>,
 {
     let attempts = Mutex::new(Vec::new());
     let record = |succeeded: bool, detail: String| {
         let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let attempt = attempts.len() as i64 + 1;
-        attempts.push(Delivery {
-            attempt,
+        let delivery = Delivery {
+            attempt: attempts.len() as i64 + 1,
             channel,
             attempted_at: Utc::now(),
             succeeded,
             detail: Some(detail),
-        });
+        };
+        attempts.push(delivery.clone());
+        delivery
     };
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.first_pause)
@@ -76,10 +83,11 @@ where
         .with_jitter();
     let attempt = || async {
         let outcome = send().await;
-        match &outcome {
+        let delivery = match &outcome {
             Ok(detail) => record(true, detail.clone()),
             Err(failure) => record(false, failure.detail.clone()),
-        }
+        };
+        on_attempt(delivery).await;
         outcome.map(drop)
     };
     let _ = attempt
@@ -105,12 +113,17 @@ mod tests {
     #[tokio::test]
     async fn transient_failures_are_retried_until_success_and_each_is_recorded() {
         let calls = AtomicUsize::new(0);
-        let attempts = deliver_with_retries(Channel::Webhook, QUICK, || async {
-            match calls.fetch_add(1, Ordering::SeqCst) {
-                0 | 1 => Err(Failure::transient("HTTP 503")),
-                _ => Ok("HTTP 200".to_string()),
-            }
-        })
+        let attempts = deliver_with_retries(
+            Channel::Webhook,
+            QUICK,
+            || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(Failure::transient("HTTP 503")),
+                    _ => Ok("HTTP 200".to_string()),
+                }
+            },
+            |_| async {},
+        )
         .await;
         let outcomes: Vec<(i64, bool)> =
             attempts.iter().map(|d| (d.attempt, d.succeeded)).collect();
@@ -120,14 +133,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_failure_is_not_retried_and_retries_are_bounded() {
-        let attempts = deliver_with_retries(Channel::Slack, QUICK, || async {
-            Err::<String, _>(Failure::permanent("HTTP 404"))
-        })
+        let attempts = deliver_with_retries(
+            Channel::Slack,
+            QUICK,
+            || async { Err::<String, _>(Failure::permanent("HTTP 404")) },
+            |_| async {},
+        )
         .await;
         assert_eq!(attempts.len(), 1);
-        let attempts = deliver_with_retries(Channel::Email, QUICK, || async {
-            Err::<String, _>(Failure::transient("connection refused"))
-        })
+        let attempts = deliver_with_retries(
+            Channel::Email,
+            QUICK,
+            || async { Err::<String, _>(Failure::transient("connection refused")) },
+            |_| async {},
+        )
         .await;
         assert_eq!(attempts.len(), 4, "the first attempt and three retries");
         assert!(attempts.iter().all(|d| !d.succeeded));

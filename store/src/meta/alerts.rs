@@ -267,6 +267,9 @@ pub trait AlertRepository: Send + Sync {
     async fn alert(&self, id: i64) -> Result<Option<TriggeredAlert>, MetaError>;
     /// Newest first.
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<TriggeredAlert>, MetaError>;
+    /// Unresolved alerts of active rules with no delivery attempt recorded
+    /// (an engine fired them and stopped before sending), oldest first.
+    async fn never_notified(&self, limit: u32) -> Result<Vec<TriggeredAlert>, MetaError>;
     /// Open → acknowledged; `None` if the alert is not open.
     async fn acknowledge(
         &self,
@@ -628,6 +631,25 @@ impl AlertRepository for SqlAlertRepository {
             .await
             .map_err(query_error("alert by id"))?;
         Ok(self.with_deliveries(row.into_iter().collect()).await?.pop())
+    }
+
+    async fn never_notified(&self, limit: u32) -> Result<Vec<TriggeredAlert>, MetaError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM triggered_alerts a JOIN alert_rules r ON r.id = a.rule_id \
+             WHERE a.status IN ('open', 'acknowledged') AND r.is_active = $1 \
+             AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id) \
+             ORDER BY a.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(true)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("list never-notified alerts"))?;
+        Ok(rows
+            .iter()
+            .map(alert_from_row)
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<TriggeredAlert>, MetaError> {
