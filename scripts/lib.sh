@@ -77,6 +77,13 @@ ensure_aiosmtpd() {
   python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 }
 
+# promtool (Debian's prometheus package) checks every /metrics answer.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then return 0; fi
+  log "installing promtool (Debian package prometheus) for the metrics tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus
+}
+
 # Chromium (Debian's) for the browser test of Swagger UI at /docs.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then return 0; fi

@@ -12,6 +12,7 @@ ensure_postgres
 ensure_redis
 ensure_chromium
 ensure_aiosmtpd
+ensure_promtool
 export TANSU_BIN="$(command -v tansu)"
 
 log "cargo fmt --check"

@@ -117,7 +117,9 @@ impl Engine {
         let rules = self.alerts.rules(true).await?;
         let mut fired = Vec::new();
         for rule in &rules {
+            crate::metrics::checked();
             if let Some(alert) = self.evaluate(rule, now).await? {
+                crate::metrics::triggered(&rule.spec.name);
                 self.send(rule, alert.clone());
                 fired.push(alert);
             }
@@ -170,8 +172,9 @@ impl Engine {
         );
         let rule = rule.clone();
         lock(&self.sending).spawn(async move {
-            let record = |delivery| {
+            let record = |delivery: logflow_store::meta::Delivery| {
                 let alerts = alerts.clone();
+                crate::metrics::attempted(&delivery);
                 async move {
                     if let Err(e) = alerts.record_delivery(alert.id, &delivery).await {
                         tracing::error!(alert = alert.id, error = %e, "cannot record a notification attempt");

@@ -7,6 +7,7 @@
 //! never fires twice.
 
 mod engine;
+mod metrics;
 pub mod notify;
 
 pub use engine::{Engine, Tick};
@@ -24,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 /// Everything `logflow alerting` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    #[command(flatten)]
+    pub metrics: logflow_metrics::MetricsArgs,
+
     /// Where the processor keeps the indexes (under `indexes/`) and where
     /// the default SQLite database lives.
     #[arg(long, env = "LOGFLOW_DATA_DIR", default_value = "./data")]
@@ -66,6 +70,8 @@ pub enum AlertingError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] notify::NotifyError),
+    #[error(transparent)]
+    Metrics(#[from] logflow_metrics::ListenError),
 }
 
 impl Config {
@@ -78,6 +84,7 @@ impl Config {
 
 /// Evaluates the rules until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AlertingError> {
+    logflow_metrics::spawn_listener(&config.metrics, shutdown.clone()).await?;
     let db = MetaDb::connect(&config.database_url()).await?;
     let outcome = serve(&db, &config.data_dir, &config.engine, shutdown).await;
     db.close().await;
@@ -99,9 +106,10 @@ pub async fn serve(
         source,
     })?;
     let store = TantivyStore::open(&indexes, OpenMode::ReadOnly)?;
+    metrics::describe();
     let notifier = Notifier::new(&args.notify)?;
     let engine = Engine::new(
-        Arc::new(store),
+        logflow_store::instrumented::Instrumented::wrap(Arc::new(store)),
         db.alerts(),
         notifier,
         args.alert_check_interval,

@@ -16,6 +16,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod params;
+pub mod prometheus;
 pub mod ratelimit;
 pub mod request_context;
 pub mod router;
@@ -93,6 +94,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ApiStartError> {
+    prometheus::describe();
     let state = connect(&config).await?;
     let db = state.db.clone();
     if let Ok(addr) = listener.local_addr() {
@@ -168,7 +170,7 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
             source,
         })?;
     Ok(AppState {
-        store: Arc::new(store),
+        store: logflow_store::instrumented::Instrumented::wrap(Arc::new(store)),
         db,
         users,
         tokens: Arc::new(tokens),

@@ -7,7 +7,9 @@
 use crate::error::ApiError;
 use crate::request_context::request_context;
 use crate::state::AppState;
-use crate::{alerts, auth, cache, correlation, health, logs, metrics, ratelimit, trace};
+use crate::{
+    alerts, auth, cache, correlation, health, logs, metrics, prometheus, ratelimit, trace,
+};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -64,6 +66,7 @@ impl Modify for BearerScheme {
 pub fn api() -> (Router<AppState>, OpenApiDoc) {
     let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(prometheus::router())
         .nest("/api/v1/auth", auth::routes::router())
         .nest("/api/v1/logs", logs::router())
         .nest("/api/v1/correlation", correlation::router())
@@ -91,7 +94,7 @@ fn document_shared_errors(doc: &mut OpenApiDoc) {
         "Rate limit exceeded: retry after `Retry-After` seconds (`RateLimit-*` headers on every limited response)",
     );
     for (path, item) in doc.paths.paths.iter_mut() {
-        if path == "/health" {
+        if path == "/health" || path == "/metrics" {
             continue;
         }
         let operations = [
@@ -140,11 +143,13 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ratelimit::enforce,
         ))
+        .route_layer(axum::middleware::from_fn(prometheus::note_route))
         .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(request_context))
+        .layer(axum::middleware::from_fn(prometheus::track))
         .with_state(state)
 }
 

@@ -11,6 +11,9 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
+    #[command(flatten)]
+    pub metrics: logflow_metrics::MetricsArgs,
+
     /// Where the tantivy indexes live (under `indexes/`).
     #[arg(long, env = "LOGFLOW_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,

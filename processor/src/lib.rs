@@ -23,7 +23,7 @@ pub use metrics::{Metrics, MetricsSnapshot};
 use logflow_core::redact::{RedactError, Redactor};
 use logflow_kafka::KafkaSetupError;
 use logflow_store::tantivy_store::{OpenMode, TantivyStore, WriterOptions};
-use logflow_store::{LogStore, StoreError};
+use logflow_store::StoreError;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +38,8 @@ pub enum ProcessorError {
     Store(#[from] StoreError),
     #[error("invalid redaction pattern (LOGFLOW_REDACT_PATTERNS): {0}")]
     Redact(#[from] RedactError),
+    #[error(transparent)]
+    Metrics(#[from] logflow_metrics::ListenError),
 }
 
 /// Runs the processor until `shutdown` is cancelled, then finishes and
@@ -52,14 +54,18 @@ pub async fn run_with_metrics(
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
 ) -> Result<(), ProcessorError> {
+    crate::metrics::describe();
+    logflow_metrics::spawn_listener(&config.metrics, shutdown.clone()).await?;
     let redactor = Redactor::new(&config.redact_patterns)?;
     let dir = config.index_dir();
     let options = WriterOptions {
         memory_budget_bytes: config.index_memory_mb * 1024 * 1024,
         threads: config.index_threads.max(1),
     };
-    let store: Arc<dyn LogStore> =
-        Arc::new(TantivyStore::open(&dir, OpenMode::ReadWrite(options))?);
+    let store = logflow_store::instrumented::Instrumented::wrap(Arc::new(TantivyStore::open(
+        &dir,
+        OpenMode::ReadWrite(options),
+    )?));
     tracing::info!(index_dir = %dir.display(), "log store opened (embedded tantivy)");
 
     let retention = tokio::spawn(retention::run(

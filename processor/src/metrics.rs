@@ -1,7 +1,62 @@
-//! The processor's counters, registered in one place. A later issue exposes
-//! them on `/metrics`; until then they feed the logs and the tests.
+//! The processor's counters, registered in one place: atomics for the
+//! logs and the tests, and the same events as Prometheus metrics
+//! (`logs_processed_total`, `logs_indexed_total{service,level}`,
+//! `logs_dead_lettered_total{reason}`), rendered by `/metrics`.
 
+use crate::decode::DeadLetter;
+use logflow_metrics::{counter, describe_counter, BoundedLabel};
+use logflow_store::NewRecord;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+const PROCESSED: &str = "logs_processed_total";
+const INDEXED: &str = "logs_indexed_total";
+const DEAD_LETTERED: &str = "logs_dead_lettered_total";
+
+/// Services get a series each, up to this many; the rest count as `_other`.
+static SERVICES: BoundedLabel = BoundedLabel::new(200);
+
+/// Installs the recorder and describes the processor's metrics.
+pub fn describe() {
+    logflow_metrics::install();
+    describe_counter!(
+        PROCESSED,
+        "Kafka messages handled: indexed, skipped as replayed, or dead-lettered"
+    );
+    describe_counter!(
+        INDEXED,
+        "Records written to the store, by service and level"
+    );
+    describe_counter!(
+        DEAD_LETTERED,
+        "Messages sent to the dead-letter topic, by reason"
+    );
+}
+
+/// A stored batch: `records` written, of which `duplicates` were replays.
+pub fn stored(records: &[NewRecord], duplicates: usize) {
+    counter!(PROCESSED).increment(records.len() as u64);
+    if duplicates == records.len() {
+        return;
+    }
+    let mut by_label: HashMap<(&str, &'static str), u64> = HashMap::new();
+    for r in records {
+        *by_label
+            .entry((r.record.service.as_str(), r.record.level.as_str()))
+            .or_default() += 1;
+    }
+    for ((service, level), n) in by_label {
+        counter!(INDEXED, "service" => SERVICES.value(service), "level" => level).increment(n);
+    }
+}
+
+/// A dead-lettered batch.
+pub fn dead_lettered(letters: &[DeadLetter]) {
+    counter!(PROCESSED).increment(letters.len() as u64);
+    for letter in letters {
+        counter!(DEAD_LETTERED, "reason" => letter.reason).increment(1);
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {

@@ -234,6 +234,7 @@ async fn write_batch(
         };
         Metrics::add(&metrics.indexed, outcome.indexed);
         Metrics::add(&metrics.duplicates, outcome.duplicates);
+        crate::metrics::stored(&records, outcome.duplicates);
         if outcome.duplicates > 0 {
             tracing::info!(
                 duplicates = outcome.duplicates,
@@ -253,6 +254,7 @@ async fn write_batch(
             tracing::warn!(origin = %letter.origin, reason = letter.reason, detail = %letter.detail, "dead-lettered");
         }
         Metrics::add(&metrics.dead_lettered, batch.dead.len());
+        crate::metrics::dead_lettered(&batch.dead);
     }
     let mut offsets = TopicPartitionList::new();
     for (&partition, &next) in &batch.next_offsets {

@@ -14,6 +14,9 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
+    #[command(flatten)]
+    pub metrics: logflow_metrics::MetricsArgs,
+
     /// Files to tail, as glob patterns (repeatable; comma-separated in the
     /// variable). Files that start matching while running are picked up.
     #[arg(

@@ -22,6 +22,8 @@ pub enum ShipperError {
     },
 
     #[error(transparent)]
+    Metrics(#[from] logflow_metrics::ListenError),
+    #[error(transparent)]
     Kafka(#[from] KafkaSetupError),
 
     #[error("cannot create the Kafka producer for {servers}: {source}")]

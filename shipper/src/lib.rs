@@ -66,6 +66,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Ship
             source,
         })?;
     }
+    metrics::describe();
+    logflow_metrics::spawn_listener(&config.metrics, shutdown.clone()).await?;
     let checkpoints =
         (!config.files.is_empty()).then(|| CheckpointFile::new(config.checkpoint_dir()));
     let saved = match &checkpoints {

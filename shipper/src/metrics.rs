@@ -40,13 +40,31 @@ pub fn snapshot() -> MetricsSnapshot {
     }
 }
 
+/// Installs the recorder and describes the shipper's Prometheus metrics:
+/// the same counts as above, rendered by `/metrics`.
+pub fn describe() {
+    logflow_metrics::install();
+    logflow_metrics::describe_counter!(
+        "shipper_records_sent_total",
+        "Records handed to the Kafka producer"
+    );
+    logflow_metrics::describe_counter!(
+        "shipper_bytes_sent_total",
+        "Payload bytes handed to the Kafka producer"
+    );
+    logflow_metrics::describe_counter!("shipper_records_acked_total", "Records Kafka acknowledged");
+}
+
 pub(crate) fn add_sent(records: u64, bytes: u64) {
     RECORDS_SENT.fetch_add(records, Ordering::Relaxed);
     BYTES_SENT.fetch_add(bytes, Ordering::Relaxed);
+    logflow_metrics::counter!("shipper_records_sent_total").increment(records);
+    logflow_metrics::counter!("shipper_bytes_sent_total").increment(bytes);
 }
 
 pub(crate) fn add_acked(records: u64) {
     RECORDS_ACKED.fetch_add(records, Ordering::Relaxed);
+    logflow_metrics::counter!("shipper_records_acked_total").increment(records);
 }
 
 pub(crate) fn add_delivery_error() {

@@ -6,6 +6,7 @@
 //! settings) is [`meta::MetaDb`], on SQLite or PostgreSQL.
 
 pub mod cache;
+pub mod instrumented;
 pub mod meta;
 pub mod ratelimit;
 pub mod redis;

@@ -14,6 +14,7 @@ mod cli;
 mod limits;
 mod logs;
 mod metrics;
+mod prometheus;
 mod service;
 
 /// Generates one `#[tokio::test]` per metadata database from an async

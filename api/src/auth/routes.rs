@@ -123,6 +123,7 @@ async fn register(
         })
         .await?;
     tracing::info!(user = %user.username, id = user.id, "user registered");
+    crate::prometheus::user_registered();
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -167,6 +168,7 @@ async fn login(
                 "<invalid>"
             };
             tracing::info!(%user, result = "failure", "login");
+            crate::prometheus::auth_attempt("failure");
             return Err(ApiError::unauthorized("wrong username or password"));
         }
     };
@@ -179,6 +181,7 @@ async fn login(
         .issue(&user)
         .map_err(|e| ApiError::internal("signing a token failed", e))?;
     tracing::info!(user = %user.username, result = "success", "login");
+    crate::prometheus::auth_attempt("success");
     Ok(Json(TokenResponse {
         access_token: issued.token,
         token_type: "bearer".into(),

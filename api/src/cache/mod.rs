@@ -148,6 +148,7 @@ pub struct CachedJson {
 
 impl IntoResponse for CachedJson {
     fn into_response(self) -> Response {
+        crate::prometheus::cache_outcome(self.outcome);
         (
             [
                 (

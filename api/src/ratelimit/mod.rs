@@ -115,7 +115,7 @@ impl LimitClass {
     /// The class of a route template; `None`: not limited.
     fn of_route(template: &str) -> Option<LimitClass> {
         Some(match template {
-            "/health" => return None,
+            "/health" | "/metrics" => return None,
             "/api/v1/auth/login" => LimitClass::Login,
             "/api/v1/auth/register" => LimitClass::Register,
             "/api/v1/logs/search" | "/api/v1/logs/export" => LimitClass::Search,
@@ -223,6 +223,7 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         next.run(req).await
     } else {
         tracing::info!(class = class.as_str(), identity = %who, "rate limit exceeded");
+        crate::prometheus::rate_limited(&req);
         let retry_after = reset_seconds(&decision);
         let mut refused = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded")
             .with_detail(json!({
@@ -286,6 +287,7 @@ mod tests {
             ("/api/v1/metrics/overview", Some(LimitClass::Metrics)),
             ("/api/v1/auth/me", Some(LimitClass::Default)),
             ("/health", None),
+            ("/metrics", None),
         ] {
             assert_eq!(LimitClass::of_route(route), class, "{route}");
         }

@@ -126,6 +126,10 @@ impl MetaDb {
     /// the URL sets another `mode`) or `postgres://…`; a PostgreSQL schema
     /// other than `public` is chosen with `?options=-c%20search_path%3Dname`.
     pub async fn connect(url: &str) -> Result<MetaDb, MetaError> {
+        metrics::describe_counter!(
+            "database_queries_total",
+            "Metadata database queries, by repository operation"
+        );
         let connect_error = |source| MetaError::Connect {
             url: redact_password(url),
             source,

@@ -8,7 +8,12 @@ use sqlx::{Any, Decode, Row, Type, ValueRef};
 use std::fmt::Display;
 
 /// Wraps a failed query with the repository operation that ran it.
+///
+/// Every query passes through here exactly once (`.map_err(query_error(..))`
+/// builds the mapper whatever the outcome), so this is also where queries
+/// are counted: `database_queries_total{operation}`.
 pub(super) fn query_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> MetaError {
+    metrics::counter!("database_queries_total", "operation" => operation).increment(1);
     move |source| MetaError::Query { operation, source }
 }
 
