@@ -284,6 +284,7 @@ async fn an_alert_recorded_but_never_notified_is_sent_next_round() {
         fired_names(tick).is_empty(),
         "still open: nothing new fires"
     );
+    engine.settle().await;
     let alert = db.alerts().alert(orphan.id).await.unwrap().unwrap();
     assert_eq!(alert.deliveries.len(), 1);
     assert!(alert.deliveries[0].succeeded);
