@@ -5,10 +5,12 @@
 //! Labels are bounded: `endpoint` is the matched route template (or
 //! `unmatched`), `method` one of the standard methods (or `other`).
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use logflow_metrics::{counter, describe_counter, describe_histogram, histogram};
+use logflow_metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use std::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,6 +24,7 @@ const CACHE_MISSES: &str = "cache_misses_total";
 const AUTH_ATTEMPTS: &str = "auth_attempts_total";
 const USERS_REGISTERED: &str = "users_registered_total";
 const RATE_LIMITED: &str = "rate_limit_exceeded_total";
+const LAG: &str = "kafka_consumer_lag";
 
 /// Installs the recorder and describes the api's metrics.
 pub fn describe() {
@@ -42,16 +45,31 @@ pub fn describe() {
     );
     describe_counter!(USERS_REGISTERED, "Accounts created through registration");
     describe_counter!(RATE_LIMITED, "Requests refused with 429, by route template");
+    describe_gauge!(
+        LAG,
+        "Records produced but not yet committed by the processors' consumer group, by partition"
+    );
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
 }
 
-/// Prometheus metrics of this process, in the text exposition format.
+/// Prometheus metrics of this process, in the text exposition format,
+/// with the processors' consumer lag per partition read from Kafka at
+/// each scrape (left at its last value while the broker is unreachable).
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Every metric, Prometheus text format", content_type = "text/plain", body = String)))]
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.broker.lag().await {
+        Ok(partitions) => {
+            for p in partitions {
+                gauge!(LAG, "topic" => state.broker.topic().to_string(), "partition" => p.partition.to_string())
+                    .set(p.lag as f64);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "consumer lag not read for /metrics"),
+    }
     logflow_metrics::scrape().await
 }
 

@@ -5,7 +5,7 @@
 //! accepts, with labels that are route templates, never raw paths.
 
 use crate::common::{logflow, run_ok, spawn, wait_until};
-use crate::harness::{bare_api, Db};
+use crate::harness::{bare_api, Db, TestApi};
 use logflow_testkit::{free_port, unique_topic, Broker};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -133,6 +133,7 @@ async fn the_processor_serves_its_counts_on_its_own_listener() {
     processor
         .arg("processor")
         .env("LOGFLOW_METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOGFLOW_CONSUMER_GROUP", format!("{topic}-processor"))
         .env("LOGFLOW_BATCH_WAIT", "100ms");
     let _processor = spawn("processor", processor);
     let mut gen = logflow("generator", &broker, &topic, dir.path());
@@ -171,4 +172,29 @@ async fn the_processor_serves_its_counts_on_its_own_listener() {
         "{text}"
     );
     promtool_accepts(&scrape(&url).await);
+
+    // The api reads the processors' consumer lag from Kafka at each scrape:
+    // one gauge per partition, all 0 once every batch is committed.
+    let api = TestApi::start(Db::Sqlite, dir.path(), &broker.bootstrap(), &topic).await;
+    let lags = wait_until("the lag to reach 0", Duration::from_secs(30), || async {
+        let text = scrape(&api.url("/metrics")).await;
+        let lags: Vec<(String, f64)> = text
+            .lines()
+            .filter(|l| l.starts_with("kafka_consumer_lag{"))
+            .map(|l| {
+                let (series, v) = l.rsplit_once(' ').unwrap();
+                (series.to_string(), v.parse().unwrap())
+            })
+            .collect();
+        (
+            !lags.is_empty() && lags.iter().all(|(_, v)| *v == 0.0),
+            lags,
+        )
+    })
+    .await;
+    assert_eq!(lags.len(), 3, "the topic's three partitions: {lags:?}");
+    assert!(
+        lags[0].0.contains(&format!("topic=\"{topic}\"")),
+        "{lags:?}"
+    );
 }
