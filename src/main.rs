@@ -118,10 +118,12 @@ async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> an
     tracing::info!("standalone: processor, api and alert engine in one process");
     let data_dir = config.processor.data_dir.clone();
     let engine_args = config.engine;
+    let store_args = config.processor.store.clone();
     let api_config = logflow_api::Config {
         kafka: config.processor.kafka.clone(),
         data_dir: config.processor.data_dir.clone(),
         group_id: config.processor.group_id.clone(),
+        store: config.processor.store.clone(),
         server: config.server,
     };
     // The database is opened (and migrated) here, before the api opens it.
@@ -145,8 +147,14 @@ async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> an
     let engine = {
         let shutdown = shutdown.clone();
         async move {
-            let outcome =
-                logflow_alerting::serve(&db, &data_dir, &engine_args, shutdown.clone()).await;
+            let outcome = logflow_alerting::serve(
+                &db,
+                &data_dir,
+                &store_args,
+                &engine_args,
+                shutdown.clone(),
+            )
+            .await;
             shutdown.cancel();
             db.close().await;
             outcome.map_err(anyhow::Error::from)

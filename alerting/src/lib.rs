@@ -15,10 +15,9 @@ pub use notify::{Notifier, NotifyArgs};
 
 use clap::Args;
 use logflow_store::meta::{MetaDb, MetaError};
-use logflow_store::tantivy_store::{OpenMode, TantivyStore};
-use logflow_store::StoreError;
+use logflow_store::tantivy_store::OpenMode;
+use logflow_store::{StoreArgs, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +26,9 @@ use tokio_util::sync::CancellationToken;
 pub struct Config {
     #[command(flatten)]
     pub metrics: logflow_metrics::MetricsArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Where the processor keeps the indexes (under `indexes/`) and where
     /// the default SQLite database lives.
@@ -86,7 +88,14 @@ impl Config {
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AlertingError> {
     logflow_metrics::spawn_listener(&config.metrics, shutdown.clone()).await?;
     let db = MetaDb::connect(&config.database_url()).await?;
-    let outcome = serve(&db, &config.data_dir, &config.engine, shutdown).await;
+    let outcome = serve(
+        &db,
+        &config.data_dir,
+        &config.store,
+        &config.engine,
+        shutdown,
+    )
+    .await;
     db.close().await;
     outcome
 }
@@ -97,23 +106,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Aler
 pub async fn serve(
     db: &MetaDb,
     data_dir: &Path,
+    store: &StoreArgs,
     args: &EngineArgs,
     shutdown: CancellationToken,
 ) -> Result<(), AlertingError> {
-    let indexes = data_dir.join("indexes");
-    std::fs::create_dir_all(&indexes).map_err(|source| StoreError::Io {
-        path: indexes.display().to_string(),
-        source,
-    })?;
-    let store = TantivyStore::open(&indexes, OpenMode::ReadOnly)?;
+    let store = store
+        .open(&data_dir.join("indexes"), OpenMode::ReadOnly)
+        .await?;
     metrics::describe();
     let notifier = Notifier::new(&args.notify)?;
-    let engine = Engine::new(
-        logflow_store::instrumented::Instrumented::wrap(Arc::new(store)),
-        db.alerts(),
-        notifier,
-        args.alert_check_interval,
-    );
+    let engine = Engine::new(store, db.alerts(), notifier, args.alert_check_interval);
     tracing::info!(
         holder = engine.holder(),
         interval = %humantime::format_duration(args.alert_check_interval),

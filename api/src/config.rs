@@ -29,6 +29,9 @@ pub struct Config {
     pub group_id: String,
 
     #[command(flatten)]
+    pub store: logflow_store::StoreArgs,
+
+    #[command(flatten)]
     pub server: ServerArgs,
 }
 

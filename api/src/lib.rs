@@ -33,7 +33,7 @@ use logflow_store::cache::{Cache, MemoryCache, RedisCache};
 use logflow_store::meta::{MetaDb, MetaError};
 use logflow_store::ratelimit::{DegradingLimiter, MemoryLimiter, RateLimiter, RedisLimiter};
 use logflow_store::redis::{RedisError, RedisPool};
-use logflow_store::tantivy_store::{OpenMode, TantivyStore};
+use logflow_store::tantivy_store::OpenMode;
 use logflow_store::StoreError;
 use ratelimit::RateLimits;
 use state::AppState;
@@ -163,14 +163,17 @@ async fn connect(config: &Config) -> Result<AppState, ApiStartError> {
         }
     };
     let (cache, limits) = cache_and_limits(&config.server, redis.as_ref());
-    let store = TantivyStore::open(&config.index_dir(), OpenMode::ReadOnly)?;
+    let store = config
+        .store
+        .open(&config.index_dir(), OpenMode::ReadOnly)
+        .await?;
     let broker =
         Broker::new(&config.kafka, &config.group_id).map_err(|source| ApiStartError::Kafka {
             servers: config.kafka.bootstrap_servers.clone(),
             source,
         })?;
     Ok(AppState {
-        store: logflow_store::instrumented::Instrumented::wrap(Arc::new(store)),
+        store,
         db,
         users,
         tokens: Arc::new(tokens),

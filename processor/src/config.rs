@@ -14,6 +14,9 @@ pub struct Config {
     #[command(flatten)]
     pub metrics: logflow_metrics::MetricsArgs,
 
+    #[command(flatten)]
+    pub store: logflow_store::StoreArgs,
+
     /// Where the tantivy indexes live (under `indexes/`).
     #[arg(long, env = "LOGFLOW_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,

@@ -22,7 +22,7 @@ pub use metrics::{Metrics, MetricsSnapshot};
 
 use logflow_core::redact::{RedactError, Redactor};
 use logflow_kafka::KafkaSetupError;
-use logflow_store::tantivy_store::{OpenMode, TantivyStore, WriterOptions};
+use logflow_store::tantivy_store::{OpenMode, WriterOptions};
 use logflow_store::StoreError;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -62,11 +62,10 @@ pub async fn run_with_metrics(
         memory_budget_bytes: config.index_memory_mb * 1024 * 1024,
         threads: config.index_threads.max(1),
     };
-    let store = logflow_store::instrumented::Instrumented::wrap(Arc::new(TantivyStore::open(
-        &dir,
-        OpenMode::ReadWrite(options),
-    )?));
-    tracing::info!(index_dir = %dir.display(), "log store opened (embedded tantivy)");
+    let store = config
+        .store
+        .open(&dir, OpenMode::ReadWrite(options))
+        .await?;
 
     let retention = tokio::spawn(retention::run(
         store.clone(),

@@ -28,6 +28,21 @@ const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The same, once shutdown was asked for.
 const SHUTDOWN_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The dead letter for a record the store refused for good: the record as
+/// we would have stored it, so it can be replayed once the mapping is
+/// fixed.
+fn refused(records: &[NewRecord], rejected: &logflow_store::Rejected) -> Option<DeadLetter> {
+    let record = records.iter().find(|r| r.id == rejected.id)?;
+    Some(DeadLetter {
+        origin: rejected.id.clone(),
+        key: Some(record.record.service.clone().into_bytes()),
+        payload: serde_json::to_vec(&record.record).unwrap_or_default(),
+        original_bytes: None,
+        reason: "store_rejected",
+        detail: rejected.reason.clone(),
+    })
+}
+
 /// Records decoded from one stretch of the topic, and the offsets to commit
 /// once they are stored.
 #[derive(Default)]
@@ -214,7 +229,7 @@ async fn write_loop(
 /// are then not committed and it is read again after restart.
 #[allow(clippy::too_many_arguments)]
 async fn write_batch(
-    batch: Batch,
+    mut batch: Batch,
     store: &dyn LogStore,
     producer: &FutureProducer,
     consumer: &Arc<LogConsumer>,
@@ -232,6 +247,9 @@ async fn write_batch(
         else {
             return false;
         };
+        batch
+            .dead
+            .extend(outcome.rejected.iter().filter_map(|r| refused(&records, r)));
         Metrics::add(&metrics.indexed, outcome.indexed);
         Metrics::add(&metrics.duplicates, outcome.duplicates);
         crate::metrics::stored(&records, outcome.duplicates);

@@ -6,6 +6,7 @@
 //! settings) is [`meta::MetaDb`], on SQLite or PostgreSQL.
 
 pub mod cache;
+pub mod elastic;
 pub mod instrumented;
 pub mod meta;
 pub mod ratelimit;
@@ -43,12 +44,22 @@ pub struct NewRecord {
     pub record: LogRecord,
 }
 
-/// What a write did: how many records were newly stored, and how many were
-/// skipped because an earlier (replayed) commit already holds them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a write did: how many records were newly stored, how many were
+/// skipped because an earlier (replayed) commit already holds them, and
+/// which the store refused for good (a field whose type clashes with the
+/// mapping): those go to the dead-letter topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {
     pub indexed: usize,
     pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+/// A record the store will never take, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub id: RecordId,
+    pub reason: String,
 }
 
 /// One page of search results, newest first.
@@ -124,4 +135,51 @@ pub trait LogStore: Send + Sync {
 
     /// Documents, bytes on disk and index names.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+}
+
+/// Which log store a role opens: Elasticsearch when `ELASTICSEARCH_HOSTS`
+/// is set, else the embedded tantivy indexes under the data directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Elasticsearch (or OpenSearch) URLs, comma-separated, e.g.
+    /// http://es1:9200,http://es2:9200. Unset: the embedded store.
+    #[arg(long, env = "ELASTICSEARCH_HOSTS")]
+    pub elasticsearch_hosts: Option<String>,
+
+    /// Name of the alias over the day indices `<prefix>-YYYY.MM.DD`.
+    #[arg(long, env = "ELASTICSEARCH_INDEX_PREFIX", default_value = elastic::dsl::DEFAULT_PREFIX)]
+    pub elasticsearch_index_prefix: String,
+}
+
+impl StoreArgs {
+    /// Opens the configured store, measured ([`instrumented::Instrumented`]).
+    /// A writer also installs Elasticsearch's index template.
+    pub async fn open(
+        &self,
+        index_dir: &std::path::Path,
+        mode: tantivy_store::OpenMode,
+    ) -> Result<Arc<dyn LogStore>, StoreError> {
+        let store: Arc<dyn LogStore> = match &self.elasticsearch_hosts {
+            Some(hosts) => {
+                let store = elastic::ElasticStore::new(hosts, &self.elasticsearch_index_prefix)?;
+                if matches!(mode, tantivy_store::OpenMode::ReadWrite(_)) {
+                    store.ensure_template().await?;
+                }
+                tracing::info!(%hosts, "log store: Elasticsearch");
+                Arc::new(store)
+            }
+            None => {
+                std::fs::create_dir_all(index_dir).map_err(|source| StoreError::Io {
+                    path: index_dir.display().to_string(),
+                    source,
+                })?;
+                tracing::info!(
+                    dir = %index_dir.display(),
+                    "ELASTICSEARCH_HOSTS is not set: log store is the embedded tantivy indexes"
+                );
+                Arc::new(tantivy_store::TantivyStore::open(index_dir, mode)?)
+            }
+        };
+        Ok(instrumented::Instrumented::wrap(store))
+    }
 }

@@ -32,7 +32,8 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
         outcome,
         WriteOutcome {
             indexed: 100,
-            duplicates: 0
+            duplicates: 0,
+            ..Default::default()
         }
     );
     let outcome = store.write(first.clone().into()).await.expect("replay");
@@ -40,7 +41,8 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
         outcome,
         WriteOutcome {
             indexed: 0,
-            duplicates: 100
+            duplicates: 100,
+            ..Default::default()
         }
     );
     assert_eq!(count(&store).await, 100);
@@ -52,7 +54,8 @@ async fn replaying_a_batch_counts_duplicates_and_adds_nothing() {
         outcome,
         WriteOutcome {
             indexed: 50,
-            duplicates: 50
+            duplicates: 50,
+            ..Default::default()
         }
     );
     assert_eq!(count(&store).await, 150);
@@ -87,7 +90,8 @@ async fn dedupe_survives_a_restart_and_works_per_day() {
         outcome,
         WriteOutcome {
             indexed: 0,
-            duplicates: 40
+            duplicates: 40,
+            ..Default::default()
         }
     );
     assert_eq!(count(&store).await, 40);
@@ -99,7 +103,8 @@ async fn dedupe_survives_a_restart_and_works_per_day() {
         outcome,
         WriteOutcome {
             indexed: 5,
-            duplicates: 5
+            duplicates: 5,
+            ..Default::default()
         }
     );
 }

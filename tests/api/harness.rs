@@ -154,6 +154,10 @@ impl TestApi {
             },
             data_dir: data_dir.to_path_buf(),
             group_id: format!("{topic}-processor"),
+            store: logflow_store::StoreArgs {
+                elasticsearch_hosts: None,
+                elasticsearch_index_prefix: "logflow".into(),
+            },
             server,
         };
         let database_url = config.database_url();

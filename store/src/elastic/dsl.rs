@@ -1,0 +1,198 @@
+//! The Elasticsearch documents and request bodies for what the embedded
+//! store does: pure functions of our query model, so the stand-in tests
+//! can assert the exact JSON we send.
+//!
+//! Mapping: keywords for service, level, host, correlation and trace ids
+//! (exact match, aggregations), `date_nanos` for the timestamp (the
+//! microseconds of our cursors survive sorting), text for the message with
+//! its first 256 bytes as a keyword for "top errors", `unsigned_long` for
+//! the paging tie-breaker `seq`, and `fields` as an object whose leaves map
+//! dynamically (searchable as `fields.user_id:u-17`, as on tantivy).
+
+use crate::NewRecord;
+use chrono::{DateTime, Utc};
+use logflow_core::{Cursor, Level, LogFilter, LogQuery};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The default name of the alias; every day index is `<prefix>-YYYY.MM.DD`.
+pub const DEFAULT_PREFIX: &str = "logflow";
+/// How many bytes of a message "top errors" groups by (as tantivy does).
+pub const MESSAGE_KEY_BYTES: usize = 256;
+/// Most services or levels one terms aggregation returns.
+pub const MAX_TERMS: usize = 10_000;
+
+/// The day index a record belongs to: `logflow-YYYY.MM.DD` (UTC).
+pub fn index_for(prefix: &str, timestamp: DateTime<Utc>) -> String {
+    format!("{prefix}-{}", timestamp.format("%Y.%m.%d"))
+}
+
+/// The pattern over every day index, where searches and counts go.
+pub fn pattern(prefix: &str) -> String {
+    format!("{prefix}-*")
+}
+
+/// `PUT _index_template/<prefix>`: explicit mappings for every day index
+/// and the `<prefix>` alias over them.
+pub fn index_template(prefix: &str) -> Value {
+    json!({
+        "index_patterns": [pattern(prefix)],
+        "priority": 100,
+        "template": {
+            "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
+            "aliases": {prefix: {}},
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "timestamp": {"type": "date_nanos"},
+                    "service": {"type": "keyword"},
+                    "level": {"type": "keyword"},
+                    "message": {"type": "text"},
+                    "message_key": {"type": "keyword", "ignore_above": 1024},
+                    "host": {"type": "keyword"},
+                    "correlation_id": {"type": "keyword"},
+                    "trace_id": {"type": "keyword"},
+                    "seq": {"type": "unsigned_long"},
+                    "fields": {"type": "object", "dynamic": true},
+                },
+            },
+        },
+    })
+}
+
+/// The stored document of one record.
+pub fn document(record: &NewRecord) -> Value {
+    let r = &record.record;
+    json!({
+        "timestamp": r.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "service": r.service,
+        "level": r.level,
+        "message": r.message,
+        "message_key": message_key(&r.message),
+        "host": r.host,
+        "correlation_id": r.correlation_id,
+        "trace_id": r.trace_id,
+        "seq": record.id.seq(),
+        "fields": r.fields,
+    })
+}
+
+/// The first [`MESSAGE_KEY_BYTES`] bytes of a message, on a character
+/// boundary.
+pub fn message_key(message: &str) -> &str {
+    let mut end = message.len().min(MESSAGE_KEY_BYTES);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// The filter as a `bool` query: the text through `query_string` over the
+/// message (words ANDed, as on tantivy), everything else as filters.
+pub fn filter_query(filter: &LogFilter) -> Value {
+    bool_query(filter, &filter.levels)
+}
+
+fn bool_query(filter: &LogFilter, levels: &[Level]) -> Value {
+    let mut must = Vec::new();
+    let mut filters = Vec::new();
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        must.push(json!({"query_string": {
+            "query": text,
+            "default_field": "message",
+            "default_operator": "AND",
+        }}));
+    }
+    if !filter.services.is_empty() {
+        filters.push(json!({"terms": {"service": filter.services}}));
+    }
+    if !levels.is_empty() {
+        filters.push(json!({"terms": {"level": levels}}));
+    }
+    if let Some(host) = &filter.host {
+        filters.push(json!({"term": {"host": host}}));
+    }
+    if let Some(id) = &filter.correlation_id {
+        filters.push(json!({"term": {"correlation_id": id}}));
+    }
+    if filter.from.is_some() || filter.to.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(from) = filter.from {
+            range.insert("gte".into(), json!(micros_text(from)));
+        }
+        if let Some(to) = filter.to {
+            range.insert("lt".into(), json!(micros_text(to)));
+        }
+        filters.push(json!({"range": {"timestamp": range}}));
+    }
+    json!({"bool": {"must": must, "filter": filters}})
+}
+
+fn micros_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A page of a search, newest first; one more than the limit is asked for
+/// so the page knows whether another follows.
+pub fn search_body(query: &LogQuery) -> Value {
+    let mut body = json!({
+        "query": filter_query(&query.filter),
+        "size": query.limit + 1,
+        "sort": [{"timestamp": {"order": "desc"}}, {"seq": {"order": "desc"}}],
+        "track_total_hits": false,
+    });
+    if let Some(cursor) = &query.cursor {
+        body["search_after"] = json!([cursor.timestamp_micros * 1000, cursor.seq]);
+    }
+    body
+}
+
+/// The cursor after a hit, from its sort values (nanoseconds, seq).
+pub fn cursor_of(sort: &Value) -> Option<Cursor> {
+    let nanos = sort.get(0)?.as_i64()?;
+    let seq = sort.get(1)?.as_u64()?;
+    Some(Cursor {
+        timestamp_micros: nanos.div_euclid(1000),
+        seq,
+    })
+}
+
+/// `_count`.
+pub fn count_body(filter: &LogFilter) -> Value {
+    json!({"query": filter_query(filter)})
+}
+
+/// Counts per value of `field`, most frequent first, ties by key.
+pub fn terms_body(filter: &LogFilter, levels: &[Level], field: &str, size: usize) -> Value {
+    json!({
+        "query": bool_query(filter, levels),
+        "size": 0,
+        "aggs": {"terms": {"terms": {
+            "field": field,
+            "size": size,
+            "order": [{"_count": "desc"}, {"_key": "asc"}],
+        }}},
+    })
+}
+
+/// Counts per bucket of `interval` (aligned to the epoch) split by level;
+/// empty buckets are left out, as on tantivy.
+pub fn histogram_body(filter: &LogFilter, interval: Duration) -> Value {
+    json!({
+        "query": filter_query(filter),
+        "size": 0,
+        "aggs": {"buckets": {
+            "date_histogram": {
+                "field": "timestamp",
+                "fixed_interval": format!("{}ms", interval.as_millis().max(1)),
+                "min_doc_count": 1,
+            },
+            "aggs": {"levels": {"terms": {"field": "level", "size": Level::ALL.len()}}},
+        }},
+    })
+}
+
+/// One record by its id, whichever day it is in.
+pub fn by_id_body(id: &str) -> Value {
+    json!({"query": {"ids": {"values": [id]}}, "size": 1})
+}
