@@ -15,6 +15,8 @@ ensure_aiosmtpd
 ensure_promtool
 export TANSU_BIN="$(command -v tansu)"
 
+log "docker compose stack files (docker-compose config, promtool, dashboard)"
+scripts/check-compose.sh
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy -D warnings"

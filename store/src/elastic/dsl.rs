@@ -37,7 +37,9 @@ pub fn pattern(prefix: &str) -> String {
 pub fn index_template(prefix: &str) -> Value {
     json!({
         "index_patterns": [pattern(prefix)],
-        "priority": 100,
+        // A longer prefix wins where patterns overlap (`logflow-*` also
+        // matches `logflow-test-*`); equal priorities would be refused.
+        "priority": 100 + prefix.len(),
         "template": {
             "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
             "aliases": {prefix: {}},
