@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: starts what the tests need, then runs fmt, clippy,
-# every test of the workspace, and schemathesis against a running api.
+# The one test command: starts what the tests need, then checks the compose
+# stack's files, runs fmt, clippy, every test of the workspace, schemathesis
+# against a running api, and the smoke run of the local stack.
 # Tests start their own broker instances (tansu, in memory, on random ports)
 # through the test harness.
 set -euo pipefail
@@ -29,3 +30,5 @@ else
 fi
 log "schemathesis against a running api"
 LOGFLOW_BIN=target/debug/logflow scripts/schemathesis.sh
+log "smoke: the local stack as separate processes, promtool, a real Prometheus, the operator scripts"
+LOGFLOW_BIN=target/debug/logflow scripts/smoke.sh

@@ -126,7 +126,11 @@ async fn standalone(config: StandaloneConfig, shutdown: CancellationToken) -> an
         store: config.processor.store.clone(),
         server: config.server,
     };
-    // The database is opened (and migrated) here, before the api opens it.
+    // The database is opened (and migrated) here, before the api opens it;
+    // the default SQLite file lives in the data directory.
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        anyhow::anyhow!("cannot create LOGFLOW_DATA_DIR {}: {e}", data_dir.display())
+    })?;
     let db = logflow_store::meta::MetaDb::connect(&api_config.database_url()).await?;
     let processor = {
         let shutdown = shutdown.clone();

@@ -282,3 +282,86 @@ async fn stdin_is_shipped_and_the_shipper_exits_once_acknowledged() {
         Some("stdin")
     );
 }
+
+/// `series value` of a Prometheus text answer, if present.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stdin_pipe_is_acknowledged_as_it_goes() {
+    let broker = Broker::start().await;
+    let topic = unique_topic("stdin-open");
+    let dir = tempfile::tempdir().unwrap();
+    let port = logflow_testkit::free_port();
+    let mut cmd = logflow("shipper", &broker, &topic, dir.path());
+    cmd.args(["shipper", "--stdin", "--service", "cli"])
+        .env("LOGFLOW_METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped());
+    let mut shipper = spawn("shipper", cmd);
+    let mut stdin = shipper.child.stdin.take().expect("stdin");
+    // A steady trickle, never quiet for the shipper's idle second and far
+    // from a full batch, as from `tail -f app.log | logflow shipper --stdin`.
+    let writer = std::thread::spawn(move || {
+        for i in 0..100 {
+            if writeln!(stdin, "line {i}")
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    // Records are counted as sent and acknowledged as they go, not only at
+    // a pause or at the end.
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let acked = wait_until(
+        "20 records acknowledged",
+        Duration::from_secs(4),
+        || async {
+            let text = match reqwest::get(&url).await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let acked = metric(&text, "shipper_records_acked_total").unwrap_or(0.0);
+            (acked >= 20.0, acked)
+        },
+    )
+    .await;
+    assert!(acked < 100.0, "still writing: {acked}");
+    shipper.kill9();
+    let _ = writer.join();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generators_file_is_readable_while_it_runs() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.log");
+    let mut cmd = logflow("generator", &broker, "unused", dir.path());
+    cmd.args([
+        "generator",
+        "--output",
+        "file",
+        "--rate",
+        "100",
+        "--duration",
+        "60s",
+    ])
+    .arg("--file")
+    .arg(&file);
+    let _generator = spawn("generator", cmd);
+    // Long before the run ends, a tailing shipper can read whole lines.
+    let lines = wait_until("lines in the file", Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let lines = text.lines().count();
+        (lines >= 50, lines)
+    })
+    .await;
+    assert!(lines >= 50);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.ends_with('\n'), "only whole lines are written out");
+}

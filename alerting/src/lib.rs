@@ -87,6 +87,11 @@ impl Config {
 /// Evaluates the rules until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), AlertingError> {
     logflow_metrics::spawn_listener(&config.metrics, shutdown.clone()).await?;
+    // The default SQLite file lives in the data directory.
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::Io {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
     let db = MetaDb::connect(&config.database_url()).await?;
     let outcome = serve(
         &db,

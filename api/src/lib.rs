@@ -97,6 +97,7 @@ pub async fn serve(
     prometheus::describe();
     let state = connect(&config).await?;
     let db = state.db.clone();
+    tokio::spawn(prometheus::refresh_lag(state.clone(), shutdown.clone()));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "api listening");
     }

@@ -5,7 +5,7 @@
 //! Labels are bounded: `endpoint` is the matched route template (or
 //! `unmatched`), `method` one of the standard methods (or `other`).
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use logflow_metrics::{
@@ -55,22 +55,36 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
 }
 
-/// Prometheus metrics of this process, in the text exposition format,
-/// with the processors' consumer lag per partition read from Kafka at
-/// each scrape (left at its last value while the broker is unreachable).
+/// Prometheus metrics of this process, in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Every metric, Prometheus text format", content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match state.broker.lag().await {
-        Ok(partitions) => {
-            for p in partitions {
-                gauge!(LAG, "topic" => state.broker.topic().to_string(), "partition" => p.partition.to_string())
-                    .set(p.lag as f64);
-            }
-        }
-        Err(e) => tracing::debug!(error = %e, "consumer lag not read for /metrics"),
-    }
+async fn metrics() -> impl IntoResponse {
     logflow_metrics::scrape().await
+}
+
+/// How often the consumer-lag gauges are read from Kafka.
+pub const LAG_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps `kafka_consumer_lag{topic,partition}` fresh in the background
+/// (reading it takes up to the broker probe's timeout, too slow for a
+/// scrape), until `shutdown`; a failed read leaves the last values.
+pub async fn refresh_lag(state: AppState, shutdown: tokio_util::sync::CancellationToken) {
+    let mut ticker = tokio::time::interval(LAG_REFRESH);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        match state.broker.lag().await {
+            Ok(partitions) => {
+                for p in partitions {
+                    gauge!(LAG, "topic" => state.broker.topic().to_string(), "partition" => p.partition.to_string())
+                        .set(p.lag as f64);
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "consumer lag not read"),
+        }
+    }
 }
 
 /// A cached route answered: a hit or a miss (a bypass is neither).

@@ -143,8 +143,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ratelimit::enforce,
         ))
-        .route_layer(axum::middleware::from_fn(prometheus::note_route))
         .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
+        // After the merge, so Swagger UI and the document have their routes
+        // as labels too.
+        .route_layer(axum::middleware::from_fn(prometheus::note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))

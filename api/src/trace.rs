@@ -6,8 +6,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json as JsonBody;
 use crate::request_context::RequestContext;
 use crate::state::AppState;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use logflow_core::wire::HEADER_HOST;
@@ -55,7 +55,7 @@ async fn context(
     AuthUser(user): AuthUser,
     Extension(ctx): Extension<RequestContext>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Json<TraceContext> {
     Json(TraceContext {
@@ -99,7 +99,7 @@ async fn debug(
     AdminUser(user): AdminUser,
     Extension(ctx): Extension<RequestContext>,
     method: Method,
-    uri: Uri,
+    uri: OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<DebugInfo>, ApiError> {
     let visible = headers

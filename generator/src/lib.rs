@@ -54,6 +54,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<u64, Sin
             due += rate * (now - last).as_secs_f64();
             last = now;
             if (written as f64) >= due {
+                // Ahead of schedule: what is written is readable while we wait.
+                sink.flush()?;
                 tokio::time::sleep(TICK).await;
                 continue;
             }

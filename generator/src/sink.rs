@@ -134,6 +134,19 @@ impl Sink {
         }
     }
 
+    /// Writes out what a file or stdout holds buffered, so a reader (a
+    /// shipper tailing the file) sees records as they are made; Kafka
+    /// sends on its own.
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        match self {
+            Sink::Lines { target, out } => out.flush().map_err(|source| SinkError::Io {
+                target: target.clone(),
+                source,
+            }),
+            Sink::Kafka { .. } => Ok(()),
+        }
+    }
+
     /// Writes out buffers and waits until Kafka acknowledged every record.
     pub async fn finish(&mut self) -> Result<(), SinkError> {
         match self {

@@ -38,6 +38,8 @@ pub(crate) async fn ship(
             Ok(Ok(n)) => {
                 lines.filled(n);
                 sender.ship_lines(&mut lines, &mut records).await?;
+                // The next read may wait: hand over what was sent so far.
+                sender.flush()?;
             }
             Ok(Err(error)) => return Err(read_error(error).into()),
             Err(_quiet) => {

@@ -82,6 +82,10 @@ async fn the_api_counts_requests_by_route_logins_and_the_cache() {
         .send()
         .await
         .unwrap();
+    api.req(Method::GET, "/api-docs/openapi.json", None)
+        .send()
+        .await
+        .unwrap();
 
     let text = scrape(&api.url("/metrics")).await;
     let series = |s: &str| value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
@@ -102,6 +106,13 @@ async fn the_api_counts_requests_by_route_logins_and_the_cache() {
     assert_eq!(
         series(r#"http_requests_total{method="GET",endpoint="unmatched",status="404"}"#),
         1.0
+    );
+    assert_eq!(
+        series(
+            r#"http_requests_total{method="GET",endpoint="/api-docs/openapi.json",status="200"}"#
+        ),
+        1.0,
+        "Swagger UI's routes are labelled too"
     );
     assert!(
         !text.contains("no-such-record-7f3a") && !text.contains("9c2e"),

@@ -66,6 +66,10 @@ async fn health_ids_tracing_and_custom_events() {
         (Some("req-123"), Some("flow-abc"), Some("ada"))
     );
     assert!(ctx["traceparent"].as_str().unwrap().starts_with("00-0af7"));
+    assert_eq!(
+        ctx["path"], "/api/v1/trace/context",
+        "the whole path, not the nested one"
+    );
     let r = api
         .req(Method::GET, "/health", None)
         .header("x-request-id", "x".repeat(500))
