@@ -365,3 +365,119 @@ async fn the_generators_file_is_readable_while_it_runs() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.ends_with('\n'), "only whole lines are written out");
 }
+
+/// What an Elasticsearch stand-in was sent: every `_bulk` document.
+#[derive(Default)]
+struct Indexed {
+    documents: Vec<serde_json::Value>,
+}
+
+/// A stand-in for Elasticsearch enough for a processor: it accepts the
+/// index template, answers retention's `_cat/indices` with none, and
+/// answers `_bulk` item by item as Elasticsearch does — 201 for every
+/// `create`, but 400 `document_parsing_exception` for a record whose
+/// message is "poison".
+async fn elastic_stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Indexed>>) {
+    use axum::extract::State;
+    use axum::http::{Method, Uri};
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Indexed::default()));
+    async fn answer(
+        State(seen): State<Arc<Mutex<Indexed>>>,
+        method: Method,
+        uri: Uri,
+        body: String,
+    ) -> axum::Json<serde_json::Value> {
+        if method == Method::GET && uri.path().starts_with("/_cat/indices") {
+            return axum::Json(json!([]));
+        }
+        if uri.path() != "/_bulk" {
+            return axum::Json(json!({"acknowledged": true}));
+        }
+        let lines: Vec<serde_json::Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut items = Vec::new();
+        for pair in lines.chunks(2) {
+            let doc = &pair[1];
+            if doc["message"] == "poison" {
+                items.push(json!({"create": {"status": 400, "error": {
+                    "type": "document_parsing_exception",
+                    "reason": "[1:90] failed to parse field [fields.n] of type [long]"}}}));
+            } else {
+                seen.lock().unwrap().documents.push(doc.clone());
+                items.push(json!({"create": {"status": 201, "result": "created"}}));
+            }
+        }
+        axum::Json(json!({"took": 1, "errors": true, "items": items}))
+    }
+    let app = axum::Router::new()
+        .fallback(answer)
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_elasticsearch_refuses_goes_to_the_dlq_and_the_rest_is_stored() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let broker = Broker::start().await;
+    let topic = unique_topic("es");
+    let dir = tempfile::tempdir().unwrap();
+    let (es, indexed) = elastic_stand_in().await;
+    let mut cmd = logflow("processor", &broker, &topic, dir.path());
+    cmd.arg("processor")
+        .env("ELASTICSEARCH_HOSTS", &es)
+        .env("LOGFLOW_BATCH_WAIT", "100ms");
+    let _processor = spawn("processor", cmd);
+
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    for message in ["first", "poison", "last"] {
+        let payload = format!(r#"{{"service":"svc","level":"info","message":"{message}"}}"#);
+        producer
+            .send(
+                FutureRecord::to(&topic).key("svc").payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let dead = Reader::new(&broker.bootstrap(), &format!("{topic}.dlq"))
+        .await
+        .read(1, Duration::from_secs(60))
+        .await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].header("logflow.dlq.reason").as_deref(),
+        Some("store_rejected")
+    );
+    assert!(dead[0]
+        .header("logflow.dlq.detail")
+        .unwrap()
+        .contains("document_parsing_exception"));
+    let record: serde_json::Value = serde_json::from_str(&dead[0].text()).unwrap();
+    assert_eq!(
+        record["message"], "poison",
+        "the record as it would have been stored"
+    );
+    let stored: Vec<String> =
+        wait_until("the other two stored", Duration::from_secs(30), || async {
+            let messages: Vec<String> = indexed
+                .lock()
+                .unwrap()
+                .documents
+                .iter()
+                .map(|d| d["message"].as_str().unwrap().to_string())
+                .collect();
+            (messages.len() == 2, messages)
+        })
+        .await;
+    assert_eq!(stored, ["first", "last"]);
+}
