@@ -5,7 +5,7 @@
 
 use crate::decode::DeadLetter;
 use logflow_metrics::{counter, describe_counter, BoundedLabel};
-use logflow_store::NewRecord;
+use logflow_store::{NewRecord, Rejected};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -33,14 +33,18 @@ pub fn describe() {
     );
 }
 
-/// A stored batch: `records` written, of which `duplicates` were replays.
-pub fn stored(records: &[NewRecord], duplicates: usize) {
-    counter!(PROCESSED).increment(records.len() as u64);
-    if duplicates == records.len() {
+/// A stored batch: `records` written, of which `duplicates` were replays
+/// and `rejected` refused (counted when dead-lettered).
+pub fn stored(records: &[NewRecord], duplicates: usize, rejected: &[Rejected]) {
+    counter!(PROCESSED).increment((records.len() - rejected.len()) as u64);
+    if duplicates + rejected.len() >= records.len() {
         return;
     }
     let mut by_label: HashMap<(&str, &'static str), u64> = HashMap::new();
-    for r in records {
+    for r in records
+        .iter()
+        .filter(|r| !rejected.iter().any(|x| x.id == r.id))
+    {
         *by_label
             .entry((r.record.service.as_str(), r.record.level.as_str()))
             .or_default() += 1;

@@ -252,7 +252,7 @@ async fn write_batch(
             .extend(outcome.rejected.iter().filter_map(|r| refused(&records, r)));
         Metrics::add(&metrics.indexed, outcome.indexed);
         Metrics::add(&metrics.duplicates, outcome.duplicates);
-        crate::metrics::stored(&records, outcome.duplicates);
+        crate::metrics::stored(&records, outcome.duplicates, &outcome.rejected);
         if outcome.duplicates > 0 {
             tracing::info!(
                 duplicates = outcome.duplicates,

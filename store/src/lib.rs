@@ -163,7 +163,18 @@ impl StoreArgs {
             Some(hosts) => {
                 let store = elastic::ElasticStore::new(hosts, &self.elasticsearch_index_prefix)?;
                 if matches!(mode, tantivy_store::OpenMode::ReadWrite(_)) {
-                    store.ensure_template().await?;
+                    // Elasticsearch may still be starting: about a minute.
+                    use backon::Retryable;
+                    let backoff = backon::ExponentialBuilder::default()
+                        .with_min_delay(Duration::from_secs(1))
+                        .with_max_delay(Duration::from_secs(10))
+                        .with_max_times(8);
+                    (|| store.ensure_template())
+                        .retry(backoff)
+                        .notify(|e, pause| {
+                            tracing::warn!(error = %e, retry_in = ?pause, "cannot install the index template yet")
+                        })
+                        .await?;
                 }
                 tracing::info!(%hosts, "log store: Elasticsearch");
                 Arc::new(store)

@@ -140,7 +140,7 @@ async fn the_template_has_explicit_mappings_and_the_alias() {
         ("message", "text"),
         ("message_key", "keyword"),
         ("seq", "unsigned_long"),
-        ("fields", "object"),
+        ("fields", "flattened"),
     ] {
         assert_eq!(props[field]["type"], kind, "{field}");
     }
@@ -270,12 +270,16 @@ async fn a_search_sends_the_filter_sort_and_cursor_and_reads_hits_and_the_next_c
 
     let seen = &es.seen()[0];
     assert_eq!(seen.method, Method::POST);
-    assert_eq!(seen.target, "/logflow-*/_search?ignore_unavailable=true");
+    assert_eq!(
+        seen.target,
+        "/logflow-*,-logflow-*-*/_search?ignore_unavailable=true"
+    );
     assert_eq!(
         seen.json(),
         json!({
             "query": {"bool": {
-                "must": [{"query_string": {"query": "card AND declined", "default_field": "message", "default_operator": "AND"}}],
+                "must": [{"query_string": {"query": "card AND declined", "default_field": "message", "default_operator": "AND",
+                                           "allow_leading_wildcard": false, "lenient": true}}],
                 "filter": [
                     {"terms": {"service": ["checkout"]}},
                     {"terms": {"level": ["ERROR", "CRITICAL"]}},
@@ -339,12 +343,15 @@ async fn counts_aggregations_and_lookups_are_expressed_in_the_dsl() {
 
     let seen = es.seen();
     let services = json!({"bool": {"must": [], "filter": [{"terms": {"service": ["checkout"]}}]}});
-    assert_eq!(seen[0].target, "/logflow-*/_count?ignore_unavailable=true");
+    assert_eq!(
+        seen[0].target,
+        "/logflow-*,-logflow-*-*/_count?ignore_unavailable=true"
+    );
     assert_eq!(seen[0].json(), json!({"query": services}));
     assert_eq!(
         seen[1].json(),
         json!({"query": services, "size": 0, "aggs": {"terms": {"terms": {
-            "field": "level", "size": 6, "order": [{"_count": "desc"}, {"_key": "asc"}]}}}})
+            "field": "level", "size": 6, "shard_size": 10000, "order": [{"_count": "desc"}, {"_key": "asc"}]}}}})
     );
     assert_eq!(
         seen[2].json()["query"]["bool"]["filter"][1],
@@ -393,10 +400,16 @@ async fn retention_deletes_whole_day_indices_and_stats_are_read() {
     assert_eq!(
         requests,
         [
-            (Method::GET, "/_cat/indices/logflow-*?format=json&h=index"),
-            (Method::DELETE, "/logflow-2026.11.20"),
-            (Method::DELETE, "/logflow-2026.11.21"),
-            (Method::GET, "/logflow-*/_stats/docs,store"),
+            (Method::GET, "/_cat/indices/logflow-*,-logflow-*-*?format=json&h=index"),
+            (
+                Method::DELETE,
+                "/logflow-2026.11.20?ignore_unavailable=true"
+            ),
+            (
+                Method::DELETE,
+                "/logflow-2026.11.21?ignore_unavailable=true"
+            ),
+            (Method::GET, "/logflow-*,-logflow-*-*/_stats/docs,store"),
         ]
     );
 }
@@ -428,4 +441,29 @@ async fn a_refused_query_is_the_callers_error_and_a_dead_cluster_is_not_a_panic(
         .unwrap_err();
     assert!(matches!(err, StoreError::Index { .. }), "{err:?}");
     assert!(ElasticStore::new("ftp://es:9200", "logflow").is_err());
+}
+
+#[tokio::test]
+async fn an_item_refused_for_another_reason_fails_the_batch_and_partial_answers_are_errors() {
+    let blocked = json!({"errors": true, "items": [bulk_item(403, Some(("cluster_block_exception", "index [logflow-2026.11.22] blocked by: [FORBIDDEN/8/index write (api)]")))]});
+    let partial = json!({"_shards": {"total": 3, "successful": 2, "failed": 1,
+        "failures": [{"reason": {"type": "query_shard_exception", "reason": "failed to create query"}}]},
+        "hits": {"hits": []}});
+    let es = StandIn::start(vec![(200, blocked), (200, partial)]).await;
+    let store = es.store();
+    let batch = vec![record(0, "2026-11-22T10:00:00Z", Level::Info, "x")];
+    let err = store.write(batch.into()).await.unwrap_err();
+    assert!(
+        err.to_string().contains("item answered 403"),
+        "not dead-lettered: {err}"
+    );
+    let err = store
+        .search(&LogQuery::new(LogFilter::default(), 10, None).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("1 shards failed"), "{err}");
+    assert!(
+        ElasticStore::new(&es.url, "Logs*").is_err(),
+        "an invalid prefix is refused"
+    );
 }

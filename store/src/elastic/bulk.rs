@@ -29,6 +29,33 @@ pub fn lines(prefix: &str, record: &NewRecord) -> [Value; 2] {
     ]
 }
 
+/// Most bytes of NDJSON in one `_bulk` request (Elasticsearch refuses
+/// bodies over 100 MB by default, and smaller requests spread better).
+const MAX_REQUEST_BYTES: usize = 8 << 20;
+
+/// `pending`'s records as `_bulk` requests of at most [`MAX_REQUEST_BYTES`]
+/// (a record larger than that goes alone): the records' positions and the
+/// lines of each.
+fn requests(prefix: &str, batch: &[NewRecord], pending: &[usize]) -> Vec<(Vec<usize>, Vec<Value>)> {
+    let mut requests = Vec::new();
+    let (mut positions, mut body, mut bytes) = (Vec::new(), Vec::new(), 0);
+    for &i in pending {
+        let [action, doc] = lines(prefix, &batch[i]);
+        let size = action.to_string().len() + doc.to_string().len() + 2;
+        if bytes + size > MAX_REQUEST_BYTES && !positions.is_empty() {
+            requests.push((std::mem::take(&mut positions), std::mem::take(&mut body)));
+            bytes = 0;
+        }
+        positions.push(i);
+        body.extend([action, doc]);
+        bytes += size;
+    }
+    if !positions.is_empty() {
+        requests.push((positions, body));
+    }
+    requests
+}
+
 /// What one round left to do.
 #[derive(Debug)]
 enum Round {
@@ -60,7 +87,8 @@ pub fn sort_items(
             200..=299 => outcome.indexed += 1,
             409 => outcome.duplicates += 1,
             429 | 500..=599 => again.push(i),
-            _ => {
+            // A parse or mapping error: this record will never be taken.
+            400 => {
                 let error = &result["error"];
                 outcome.rejected.push(Rejected {
                     id: batch[i].id.clone(),
@@ -70,6 +98,19 @@ pub fn sort_items(
                         error["reason"].as_str().unwrap_or("no reason given")
                     ),
                 });
+            }
+            // A write block, a missing index, no status: not the record's
+            // fault, so nothing is dead-lettered and nothing committed.
+            status => {
+                return Err(StoreError::Index {
+                    index: "_bulk".into(),
+                    reason: format!(
+                        "item answered {status}: {}",
+                        result["error"]["reason"]
+                            .as_str()
+                            .unwrap_or("no reason given")
+                    ),
+                })
             }
         }
     }
@@ -87,16 +128,16 @@ pub async fn write(store: &ElasticStore, batch: &[NewRecord]) -> Result<WriteOut
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     let round = || async {
         let pending = lock().0.clone();
-        let lines: Vec<Value> = pending
-            .iter()
-            .flat_map(|&i| lines(store.prefix(), &batch[i]))
-            .collect();
-        let answer = store.send_bulk(lines).await.map_err(Round::Failed)?;
-        let mut guard = lock();
-        let (pending_now, outcome) = &mut *guard;
-        let again = sort_items(&answer, pending_now, batch, outcome).map_err(Round::Failed)?;
-        *pending_now = again;
-        match pending_now.len() {
+        let mut again = Vec::new();
+        for (positions, lines) in requests(store.prefix(), batch, &pending) {
+            let answer = store.send_bulk(lines).await.map_err(Round::Failed)?;
+            let mut guard = lock();
+            let outcome = &mut guard.1;
+            again.extend(sort_items(&answer, &positions, batch, outcome).map_err(Round::Failed)?);
+        }
+        let left = again.len();
+        lock().0 = again;
+        match left {
             0 => Ok(()),
             n => Err(Round::Unfinished(n)),
         }

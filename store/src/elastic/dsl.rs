@@ -6,8 +6,9 @@
 //! (exact match, aggregations), `date_nanos` for the timestamp (the
 //! microseconds of our cursors survive sorting), text for the message with
 //! its first 256 bytes as a keyword for "top errors", `unsigned_long` for
-//! the paging tie-breaker `seq`, and `fields` as an object whose leaves map
-//! dynamically (searchable as `fields.user_id:u-17`, as on tantivy).
+//! the paging tie-breaker `seq`, and `fields` as one `flattened` field:
+//! every leaf searchable as `fields.user_id:u-17` (as on tantivy) without a
+//! mapping per key, so no key or type clash can push a record out.
 
 use crate::NewRecord;
 use chrono::{DateTime, Utc};
@@ -27,16 +28,18 @@ pub fn index_for(prefix: &str, timestamp: DateTime<Utc>) -> String {
     format!("{prefix}-{}", timestamp.format("%Y.%m.%d"))
 }
 
-/// The pattern over every day index, where searches and counts go.
+/// The pattern over every day index, where searches and counts go: day
+/// names have no dash after the prefix, so another prefix that starts
+/// with ours (`logflow-test-…`) is left out.
 pub fn pattern(prefix: &str) -> String {
-    format!("{prefix}-*")
+    format!("{prefix}-*,-{prefix}-*-*")
 }
 
 /// `PUT _index_template/<prefix>`: explicit mappings for every day index
 /// and the `<prefix>` alias over them.
 pub fn index_template(prefix: &str) -> Value {
     json!({
-        "index_patterns": [pattern(prefix)],
+        "index_patterns": [format!("{prefix}-*")],
         // A longer prefix wins where patterns overlap (`logflow-*` also
         // matches `logflow-test-*`); equal priorities would be refused.
         "priority": 100 + prefix.len(),
@@ -55,7 +58,7 @@ pub fn index_template(prefix: &str) -> Value {
                     "correlation_id": {"type": "keyword"},
                     "trace_id": {"type": "keyword"},
                     "seq": {"type": "unsigned_long"},
-                    "fields": {"type": "object", "dynamic": true},
+                    "fields": {"type": "flattened"},
                 },
             },
         },
@@ -103,6 +106,8 @@ fn bool_query(filter: &LogFilter, levels: &[Level]) -> Value {
             "query": text,
             "default_field": "message",
             "default_operator": "AND",
+            "allow_leading_wildcard": false,
+            "lenient": true,
         }}));
     }
     if !filter.services.is_empty() {
@@ -139,14 +144,21 @@ fn micros_text(t: DateTime<Utc>) -> String {
 pub fn search_body(query: &LogQuery) -> Value {
     let mut body = json!({
         "query": filter_query(&query.filter),
-        "size": query.limit + 1,
+        "size": page_size(query) + 1,
         "sort": [{"timestamp": {"order": "desc"}}, {"seq": {"order": "desc"}}],
         "track_total_hits": false,
     });
     if let Some(cursor) = &query.cursor {
-        body["search_after"] = json!([cursor.timestamp_micros * 1000, cursor.seq]);
+        // A cursor past date_nanos' range (year 2262) stays at its end.
+        let nanos = cursor.timestamp_micros.saturating_mul(1000);
+        body["search_after"] = json!([nanos, cursor.seq]);
     }
     body
+}
+
+/// The page size, bounded as on tantivy.
+pub fn page_size(query: &LogQuery) -> usize {
+    query.limit.clamp(1, logflow_core::query::MAX_LIMIT)
 }
 
 /// The cursor after a hit, from its sort values (nanoseconds, seq).
@@ -172,6 +184,9 @@ pub fn terms_body(filter: &LogFilter, levels: &[Level], field: &str, size: usize
         "aggs": {"terms": {"terms": {
             "field": field,
             "size": size,
+            // One shard per day: without a deep shard size, counts over
+            // many days would be approximate (tantivy's are exact).
+            "shard_size": size.max(MAX_TERMS),
             "order": [{"_count": "desc"}, {"_key": "asc"}],
         }}},
     })

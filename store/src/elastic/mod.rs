@@ -46,6 +46,18 @@ impl ElasticStore {
     /// with day indices `<prefix>-YYYY.MM.DD`. Connects lazily;
     /// [`ElasticStore::ensure_template`] is a writer's first call.
     pub fn new(hosts: &str, prefix: &str) -> Result<ElasticStore, StoreError> {
+        let valid_prefix = !prefix.is_empty()
+            && prefix.len() <= 200
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && !prefix.starts_with(['-', '_', '.']);
+        if !valid_prefix {
+            return Err(unreachable(
+                hosts,
+                format!("invalid ELASTICSEARCH_INDEX_PREFIX {prefix:?}: lowercase letters, digits, '.', '_' and '-', not first"),
+            ));
+        }
         let urls = hosts
             .split(',')
             .map(str::trim)
@@ -134,14 +146,16 @@ impl ElasticStore {
     /// A search over every day index; a 400 is the caller's bad query.
     async fn search_json(&self, body: Value, text: Option<&str>) -> Result<Value, StoreError> {
         let path = format!("/{}/_search", dsl::pattern(&self.prefix));
-        self.json(
-            Method::Post,
-            &path,
-            Some(&[("ignore_unavailable", "true")]),
-            Some(body),
-        )
-        .await
-        .map_err(|e| invalid_query(e, text))
+        let answer = self
+            .json(
+                Method::Post,
+                &path,
+                Some(&[("ignore_unavailable", "true")]),
+                Some(body),
+            )
+            .await
+            .map_err(|e| invalid_query(e, text))?;
+        complete(&self.hosts, answer)
     }
 
     async fn terms(
@@ -194,6 +208,22 @@ impl ElasticStore {
         names.sort();
         Ok(names)
     }
+}
+
+/// Refuses an answer that some shards failed to give: a partial count or
+/// page must not pass for the whole.
+fn complete(hosts: &str, answer: Value) -> Result<Value, StoreError> {
+    let failed = answer["_shards"]["failed"].as_u64().unwrap_or(0);
+    if failed > 0 || answer["timed_out"] == true {
+        let reason = answer["_shards"]["failures"][0]["reason"]["reason"]
+            .as_str()
+            .unwrap_or("timed out");
+        return Err(unreachable(
+            hosts,
+            format!("{failed} shards failed to answer: {reason}"),
+        ));
+    }
+    Ok(answer)
 }
 
 /// A query Elasticsearch refused (400) is the caller's bad query text.
@@ -270,16 +300,13 @@ impl LogStore for ElasticStore {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        let next_cursor = (hits.len() > query.limit)
-            .then(|| dsl::cursor_of(&hits[query.limit - 1]["sort"]))
+        let limit = dsl::page_size(query);
+        let next_cursor = (hits.len() > limit)
+            .then(|| dsl::cursor_of(&hits[limit - 1]["sort"]))
             .flatten()
             .map(|c| c.encode());
         Ok(SearchPage {
-            hits: hits
-                .iter()
-                .take(query.limit)
-                .filter_map(stored_log)
-                .collect(),
+            hits: hits.iter().take(limit).filter_map(stored_log).collect(),
             next_cursor,
         })
     }
@@ -300,7 +327,9 @@ impl LogStore for ElasticStore {
             )
             .await
             .map_err(|e| invalid_query(e, filter.text.as_deref()))?;
-        Ok(answer["count"].as_u64().unwrap_or(0))
+        Ok(complete(&self.hosts, answer)?["count"]
+            .as_u64()
+            .unwrap_or(0))
     }
 
     async fn count_by_level(&self, filter: &LogFilter) -> Result<Vec<TermCount>, StoreError> {
@@ -370,8 +399,14 @@ impl LogStore for ElasticStore {
                 continue;
             };
             if end.and_utc() <= cutoff {
-                self.json(Method::Delete, &format!("/{index}"), None, None)
-                    .await?;
+                // Another processor's retention may have dropped it first.
+                self.json(
+                    Method::Delete,
+                    &format!("/{index}"),
+                    Some(&[("ignore_unavailable", "true")]),
+                    None,
+                )
+                .await?;
                 dropped.push(index);
             }
         }
