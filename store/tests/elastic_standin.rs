@@ -400,7 +400,10 @@ async fn retention_deletes_whole_day_indices_and_stats_are_read() {
     assert_eq!(
         requests,
         [
-            (Method::GET, "/_cat/indices/logflow-*,-logflow-*-*?format=json&h=index"),
+            (
+                Method::GET,
+                "/_cat/indices/logflow-*,-logflow-*-*?format=json&h=index"
+            ),
             (
                 Method::DELETE,
                 "/logflow-2026.11.20?ignore_unavailable=true"
