@@ -12,6 +12,7 @@ pub mod meta;
 pub mod ratelimit;
 pub mod redis;
 pub mod tantivy_store;
+mod top_errors;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -102,11 +102,7 @@ fn cut(text: &str) -> String {
     if text.len() <= DETAIL_MAX {
         return text.to_string();
     }
-    let mut end = DETAIL_MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    format!("{}…", &text[..text.floor_char_boundary(DETAIL_MAX)])
 }
 
 #[cfg(test)]

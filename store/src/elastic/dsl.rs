@@ -18,8 +18,6 @@ use std::time::Duration;
 
 /// The default name of the alias; every day index is `<prefix>-YYYY.MM.DD`.
 pub const DEFAULT_PREFIX: &str = "logflow";
-/// How many bytes of a message "top errors" groups by (as tantivy does).
-pub const MESSAGE_KEY_BYTES: usize = 256;
 /// Most services or levels one terms aggregation returns.
 pub const MAX_TERMS: usize = 10_000;
 
@@ -73,23 +71,13 @@ pub fn document(record: &NewRecord) -> Value {
         "service": r.service,
         "level": r.level,
         "message": r.message,
-        "message_key": message_key(&r.message),
+        "message_key": crate::top_errors::message_key(&r.message),
         "host": r.host,
         "correlation_id": r.correlation_id,
         "trace_id": r.trace_id,
         "seq": record.id.seq(),
         "fields": r.fields,
     })
-}
-
-/// The first [`MESSAGE_KEY_BYTES`] bytes of a message, on a character
-/// boundary.
-pub fn message_key(message: &str) -> &str {
-    let mut end = message.len().min(MESSAGE_KEY_BYTES);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
 }
 
 /// The filter as a `bool` query: the text through `query_string` over the

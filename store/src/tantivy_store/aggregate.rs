@@ -52,10 +52,7 @@ pub(crate) fn top_errors(
     filter: &LogFilter,
     n: usize,
 ) -> Result<Vec<TermCount>, StoreError> {
-    let levels: Vec<Level> = [Level::Error, Level::Critical]
-        .into_iter()
-        .filter(|l| filter.levels.is_empty() || filter.levels.contains(l))
-        .collect();
+    let levels = crate::top_errors::levels(filter);
     if levels.is_empty() || n == 0 {
         return Ok(Vec::new());
     }

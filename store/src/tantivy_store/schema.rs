@@ -26,11 +26,6 @@ pub(crate) const MESSAGE_RAW: &str = "message_raw";
 pub(crate) const FIELDS: &str = "fields";
 pub(crate) const FIELDS_SOURCE: &str = "fields_source";
 
-/// The raw message copy is a fast-field dictionary key for "top errors";
-/// capping it keeps the dictionary small when messages are huge, and two
-/// messages that agree on their first 256 bytes are the same error anyway.
-const MESSAGE_RAW_MAX_BYTES: usize = 256;
-
 /// The schema plus a handle for every field, built once per store.
 #[derive(Clone)]
 pub(crate) struct LogSchema {
@@ -137,9 +132,10 @@ impl LogSchema {
             doc.add_text(self.trace_id, trace_id);
         }
         doc.add_text(self.message, &record.message);
+        // The fast-field dictionary key for "top errors".
         doc.add_text(
             self.message_raw,
-            truncate_at_char(&record.message, MESSAGE_RAW_MAX_BYTES),
+            crate::top_errors::message_key(&record.message),
         );
         if !record.fields.is_empty() {
             let fields = JsonValue::Object(record.fields.clone());
@@ -188,29 +184,4 @@ impl LogSchema {
 /// come back exactly when their timestamps are whole microseconds.
 pub(crate) fn to_tantivy_date(t: ChronoDateTime<Utc>) -> DateTime {
     DateTime::from_timestamp_micros(t.timestamp_micros())
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a char
-/// boundary.
-fn truncate_at_char(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_never_splits_a_character() {
-        assert_eq!(truncate_at_char("héllo", 2), "h");
-        assert_eq!(truncate_at_char("héllo", 3), "hé");
-        assert_eq!(truncate_at_char("abc", 10), "abc");
-    }
 }
