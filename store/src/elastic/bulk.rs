@@ -18,15 +18,13 @@ use std::time::Duration;
 /// processor then retries it, and what was stored answers 409).
 const ITEM_RETRIES: usize = 6;
 
-/// The two NDJSON lines of one record.
-pub fn lines(prefix: &str, record: &NewRecord) -> [Value; 2] {
-    [
-        json!({"create": {
-            "_index": dsl::index_for(prefix, record.record.timestamp),
-            "_id": record.id.to_string(),
-        }}),
-        dsl::document(record),
-    ]
+/// The two NDJSON lines of one record, each ending in a newline.
+fn lines(prefix: &str, record: &NewRecord) -> String {
+    let action = json!({"create": {
+        "_index": dsl::index_for(prefix, record.record.timestamp),
+        "_id": record.id.to_string(),
+    }});
+    format!("{action}\n{}\n", dsl::document(record))
 }
 
 /// Most bytes of NDJSON in one `_bulk` request (Elasticsearch refuses
@@ -35,20 +33,17 @@ const MAX_REQUEST_BYTES: usize = 8 << 20;
 
 /// `pending`'s records as `_bulk` requests of at most [`MAX_REQUEST_BYTES`]
 /// (a record larger than that goes alone): the records' positions and the
-/// lines of each.
-fn requests(prefix: &str, batch: &[NewRecord], pending: &[usize]) -> Vec<(Vec<usize>, Vec<Value>)> {
+/// NDJSON body of each, every record serialised once.
+fn requests(prefix: &str, batch: &[NewRecord], pending: &[usize]) -> Vec<(Vec<usize>, String)> {
     let mut requests = Vec::new();
-    let (mut positions, mut body, mut bytes) = (Vec::new(), Vec::new(), 0);
+    let (mut positions, mut body) = (Vec::new(), String::new());
     for &i in pending {
-        let [action, doc] = lines(prefix, &batch[i]);
-        let size = action.to_string().len() + doc.to_string().len() + 2;
-        if bytes + size > MAX_REQUEST_BYTES && !positions.is_empty() {
+        let record = lines(prefix, &batch[i]);
+        if body.len() + record.len() > MAX_REQUEST_BYTES && !positions.is_empty() {
             requests.push((std::mem::take(&mut positions), std::mem::take(&mut body)));
-            bytes = 0;
         }
         positions.push(i);
-        body.extend([action, doc]);
-        bytes += size;
+        body.push_str(&record);
     }
     if !positions.is_empty() {
         requests.push((positions, body));
@@ -129,8 +124,8 @@ pub async fn write(store: &ElasticStore, batch: &[NewRecord]) -> Result<WriteOut
     let round = || async {
         let pending = lock().0.clone();
         let mut again = Vec::new();
-        for (positions, lines) in requests(store.prefix(), batch, &pending) {
-            let answer = store.send_bulk(lines).await.map_err(Round::Failed)?;
+        for (positions, body) in requests(store.prefix(), batch, &pending) {
+            let answer = store.send_bulk(body).await.map_err(Round::Failed)?;
             let mut guard = lock();
             let outcome = &mut guard.1;
             again.extend(sort_items(&answer, &positions, batch, outcome).map_err(Round::Failed)?);

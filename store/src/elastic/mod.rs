@@ -15,7 +15,7 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use elasticsearch::http::headers::HeaderMap;
-use elasticsearch::http::request::{JsonBody, NdBody};
+use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{MultiNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{Method, Url};
 use elasticsearch::Elasticsearch;
@@ -126,8 +126,8 @@ impl ElasticStore {
         read(&self.hosts, path, response).await
     }
 
-    /// `_bulk` with the NDJSON lines of one attempt; the parsed answer.
-    pub(crate) async fn send_bulk(&self, lines: Vec<Value>) -> Result<Value, StoreError> {
+    /// `_bulk` with the NDJSON body of one request; the parsed answer.
+    pub(crate) async fn send_bulk(&self, body: String) -> Result<Value, StoreError> {
         let response = self
             .client
             .send(
@@ -135,7 +135,7 @@ impl ElasticStore {
                 "/_bulk",
                 HeaderMap::new(),
                 Some(&[("refresh", "wait_for")]),
-                Some(NdBody::new(lines.into_iter().map(JsonBody::new).collect())),
+                Some(body),
                 None,
             )
             .await
