@@ -3,8 +3,11 @@
 //! attempt, bounded by a timeout, redirects not followed (a receiver that
 //! moved must be configured anew, not chased).
 
+use super::message;
 use super::retry::Failure;
 use hmac::{Hmac, Mac};
+use logflow_store::meta::{AlertRule, Channel, TriggeredAlert};
+use serde_json::Value;
 use sha2::Sha256;
 use std::time::Duration;
 
@@ -30,46 +33,88 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// One POST of `body` (JSON) to `url`; 2xx is delivered, a network error,
-/// timeout, 429 or 5xx may pass, anything else will not.
-pub async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    body: &[u8],
-    secret: Option<&str>,
+/// A webhook's timeout when its rule names none, and Slack's.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an HTTP channel sends for one alert.
+pub struct Notification<'a> {
+    url: &'a str,
+    body: Vec<u8>,
+    secret: Option<&'a str>,
     timeout: Duration,
-) -> Result<String, Failure> {
-    let mut request = client
-        .post(url)
-        .timeout(timeout)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("X-LogFlow-Event", "alert.triggered")
-        .body(body.to_vec());
-    if let Some(secret) = secret {
-        request = request.header(SIGNATURE_HEADER, signature(secret, body));
-    }
-    let response = request.send().await.map_err(|e| {
-        if e.is_builder() {
-            Failure::permanent(format!("invalid request to {url:?}: {}", error_chain(&e)))
-        } else if e.is_timeout() {
-            Failure::transient(format!("no answer within {} s", timeout.as_secs_f64()))
-        } else {
-            Failure::transient(format!("could not reach the receiver: {}", error_chain(&e)))
+}
+
+impl<'a> Notification<'a> {
+    /// The webhook document (signed with the rule's secret, within its
+    /// timeout) or the Slack message, to the rule's URL. The api checked
+    /// the URL exists; a missing one (a rule edited in the database by
+    /// hand) is an empty URL that fails its delivery with a clear error.
+    pub fn for_rule(rule: &'a AlertRule, alert: &TriggeredAlert) -> Notification<'a> {
+        let config = &rule.spec.channel_config;
+        let text = |key: &str| config.get(key).and_then(Value::as_str);
+        let (url, body, secret, timeout) = match rule.spec.channel {
+            Channel::Slack => (
+                text("webhook_url"),
+                message::slack_body(rule, alert),
+                None,
+                DEFAULT_TIMEOUT,
+            ),
+            _ => (
+                text("url"),
+                message::webhook_body(rule, alert),
+                text("secret"),
+                config
+                    .get("timeout_seconds")
+                    .and_then(Value::as_u64)
+                    .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
+            ),
+        };
+        Notification {
+            url: url.unwrap_or(""),
+            body: serde_json::to_vec(&body).expect("a JSON value serialises"),
+            secret,
+            timeout,
         }
-    })?;
-    let status = response.status();
-    let text = head_of_body(response).await;
-    let detail = if text.trim().is_empty() {
-        format!("HTTP {}", status.as_u16())
-    } else {
-        format!("HTTP {}: {}", status.as_u16(), cut(text.trim()))
-    };
-    if status.is_success() {
-        Ok(detail)
-    } else if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        Err(Failure::transient(detail))
-    } else {
-        Err(Failure::permanent(detail))
+    }
+}
+
+impl Notification<'_> {
+    /// One POST of the notification's JSON; 2xx is delivered, a network
+    /// error, timeout, 429 or 5xx may pass, anything else will not.
+    pub async fn post(&self, client: &reqwest::Client) -> Result<String, Failure> {
+        let (url, timeout) = (self.url, self.timeout);
+        let mut request = client
+            .post(url)
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-LogFlow-Event", "alert.triggered")
+            .body(self.body.clone());
+        if let Some(secret) = self.secret {
+            request = request.header(SIGNATURE_HEADER, signature(secret, &self.body));
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_builder() {
+                Failure::permanent(format!("invalid request to {url:?}: {}", error_chain(&e)))
+            } else if e.is_timeout() {
+                Failure::transient(format!("no answer within {} s", timeout.as_secs_f64()))
+            } else {
+                Failure::transient(format!("could not reach the receiver: {}", error_chain(&e)))
+            }
+        })?;
+        let status = response.status();
+        let text = head_of_body(response).await;
+        let detail = if text.trim().is_empty() {
+            format!("HTTP {}", status.as_u16())
+        } else {
+            format!("HTTP {}: {}", status.as_u16(), cut(text.trim()))
+        };
+        if status.is_success() {
+            Ok(detail)
+        } else if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Err(Failure::transient(detail))
+        } else {
+            Err(Failure::permanent(detail))
+        }
     }
 }
 

@@ -20,9 +20,6 @@ use retry::{deliver_with_retries, Failure};
 use serde_json::Value;
 use std::time::Duration;
 
-/// A webhook's timeout when its rule names none.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How notifications are sent.
 #[derive(Debug, Clone, Args)]
 pub struct NotifyArgs {
@@ -104,31 +101,12 @@ impl Notifier {
                 on_attempt(delivery.clone()).await;
                 return vec![delivery];
             }
-            Channel::Webhook => {
-                let body = serde_json::to_vec(&message::webhook_body(rule, alert))
-                    .expect("a JSON value serialises");
-                let url = text(config, "url");
-                let secret = config.get("secret").and_then(Value::as_str);
-                let timeout = config
-                    .get("timeout_seconds")
-                    .and_then(Value::as_u64)
-                    .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+            Channel::Webhook | Channel::Slack => {
+                let notification = http::Notification::for_rule(rule, alert);
                 deliver_with_retries(
                     channel,
                     self.policy,
-                    || http::post(&self.http, url, &body, secret, timeout),
-                    on_attempt,
-                )
-                .await
-            }
-            Channel::Slack => {
-                let body = serde_json::to_vec(&message::slack_body(rule, alert))
-                    .expect("a JSON value serialises");
-                let url = text(config, "webhook_url");
-                deliver_with_retries(
-                    channel,
-                    self.policy,
-                    || http::post(&self.http, url, &body, None, DEFAULT_TIMEOUT),
+                    || notification.post(&self.http),
                     on_attempt,
                 )
                 .await
@@ -171,13 +149,6 @@ impl Notifier {
         }
         attempts
     }
-}
-
-/// The channel's string setting; the api checked it exists, so a missing
-/// one (a rule edited in the database by hand) is an empty URL that fails
-/// its delivery with a clear error.
-fn text<'a>(config: &'a Value, key: &str) -> &'a str {
-    config.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 fn console(rule: &AlertRule, alert: &TriggeredAlert) {
