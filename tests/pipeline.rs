@@ -283,13 +283,6 @@ async fn stdin_is_shipped_and_the_shipper_exits_once_acknowledged() {
     );
 }
 
-/// `series value` of a Prometheus text answer, if present.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_stdin_pipe_is_acknowledged_as_it_goes() {
     let broker = Broker::start().await;
@@ -326,7 +319,7 @@ async fn an_open_stdin_pipe_is_acknowledged_as_it_goes() {
                 Ok(r) => r.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            let acked = metric(&text, "shipper_records_acked_total").unwrap_or(0.0);
+            let acked = metric_value(&text, "shipper_records_acked_total").unwrap_or(0.0);
             (acked >= 20.0, acked)
         },
     )

@@ -4,7 +4,7 @@
 //! metrics` (Debian's `prometheus` package; scripts/test.sh installs it)
 //! accepts, with labels that are route templates, never raw paths.
 
-use crate::common::{logflow, run_ok, spawn, wait_until};
+use crate::common::{logflow, metric_value, run_ok, spawn, wait_until};
 use crate::harness::{bare_api, Db, TestApi};
 use logflow_testkit::{free_port, unique_topic, Broker};
 use reqwest::{Method, StatusCode};
@@ -12,14 +12,6 @@ use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// The value of the series `name{labels}` (labels exactly as rendered),
-/// or `None` when it is not there.
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().unwrap())
-}
 
 /// Runs `promtool check metrics` on `text`; panics with its complaints.
 fn promtool_accepts(text: &str) {
@@ -88,7 +80,7 @@ async fn the_api_counts_requests_by_route_logins_and_the_cache() {
         .unwrap();
 
     let text = scrape(&api.url("/metrics")).await;
-    let series = |s: &str| value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
+    let series = |s: &str| metric_value(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
     assert_eq!(
         series(
             r#"http_requests_total{method="GET",endpoint="/api/v1/metrics/overview",status="200"}"#
@@ -165,7 +157,10 @@ async fn the_processor_serves_its_counts_on_its_own_listener() {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
-        (value(&text, "logs_processed_total") == Some(500.0), text)
+        (
+            metric_value(&text, "logs_processed_total") == Some(500.0),
+            text,
+        )
     })
     .await;
     let indexed: f64 = text

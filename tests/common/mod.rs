@@ -158,3 +158,15 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The value of the series `name{labels}` (labels exactly as rendered) in
+/// a Prometheus text answer, or `None` when it is not there.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{series} has no number: {v:?} ({e})"))
+        })
+}
