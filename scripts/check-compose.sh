@@ -265,7 +265,7 @@ ok "Grafana datasource and dashboard provider"
 apt_install shellcheck shellcheck
 for script in scripts/start-all-docker.sh scripts/manage-db.sh scripts/check-compose.sh; do
   bash -n "$script" || fail "$script has a syntax error"
-  shellcheck "$script" || fail "shellcheck: $script"
+  shellcheck -x "$script" || fail "shellcheck: $script"
 done
 ok "bash -n and shellcheck: start-all-docker.sh, manage-db.sh, check-compose.sh"
 echo "check-compose: all checks passed"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for LogFlow's scripts: sourced, not run.
 # Installs and starts what the local stack and the tests need.
 
@@ -5,6 +6,26 @@ LOGFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# find_compose: sets COMPOSE to docker compose v2 (the plugin) or the older
+# standalone docker-compose, and checks that a Docker engine answers.
+find_compose() {
+  # COMPOSE is for the caller.
+  # shellcheck disable=SC2034
+  if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose)
+    # docker-compose v1 builds with BuildKit (the Dockerfile's cache mounts)
+    # only when told to.
+    export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+  else
+    die "docker compose is not installed (https://docs.docker.com/compose/install/)"
+  fi
+  docker info >/dev/null 2>&1 \
+    || die "the Docker engine is not reachable (is it running, and may this user use it?)"
+}
 
 # tansu is the Kafka-protocol broker for one machine and for the tests.
 # Installing it compiles it once (about 12 minutes); then it is cached.

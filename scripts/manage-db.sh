@@ -27,8 +27,8 @@ cd "$(dirname "$0")/.."
 DB=logflow
 DB_USER=logflow
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 usage() {
   cat >&2 <<'EOF'
 usage: scripts/manage-db.sh init | shell [PSQL ARGS] | backup | reset [--yes]
@@ -42,16 +42,7 @@ EOF
 
 case ${1:-} in init | shell | backup | reset) ;; *) usage ;; esac
 
-if docker compose version >/dev/null 2>&1; then
-  COMPOSE=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  COMPOSE=(docker-compose)
-  export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
-else
-  die "docker compose is not installed (https://docs.docker.com/compose/install/)"
-fi
-docker info >/dev/null 2>&1 \
-  || die "the Docker engine is not reachable (is it running, and may this user use it?)"
+find_compose
 
 # psql and friends inside the postgres container; -T (no terminal) unless
 # this script talks to one, so input can be piped in.

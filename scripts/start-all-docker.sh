@@ -17,22 +17,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-# docker compose v2 (the plugin) or the older standalone docker-compose.
-if docker compose version >/dev/null 2>&1; then
-  COMPOSE=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  COMPOSE=(docker-compose)
-  # docker-compose v1 builds with BuildKit (the Dockerfile's cache mounts)
-  # only when told to.
-  export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
-else
-  die "docker compose is not installed (https://docs.docker.com/compose/install/)"
-fi
-docker info >/dev/null 2>&1 \
-  || die "the Docker engine is not reachable (is it running, and may this user use it?)"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+find_compose
 [ -f .env.docker ] || die ".env.docker is missing: it is part of the repository (git checkout -- .env.docker)"
 command -v curl >/dev/null 2>&1 || die "curl is needed to wait for the api"
 
