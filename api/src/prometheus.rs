@@ -107,10 +107,7 @@ pub fn user_registered() {
 
 /// `req` was refused with 429.
 pub fn rate_limited(req: &Request) {
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let endpoint = endpoint_label(req.extensions().get::<MatchedPath>());
     counter!(RATE_LIMITED, "endpoint" => endpoint).increment(1);
 }
 
@@ -134,16 +131,18 @@ pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
     let response = next.run(req).await;
-    let endpoint = response
-        .extensions()
-        .get::<Endpoint>()
-        .map_or("unmatched".to_string(), |e| e.0.as_str().to_string());
+    let endpoint = endpoint_label(response.extensions().get::<Endpoint>().map(|e| &e.0));
     let status = response.status().as_u16().to_string();
     counter!(REQUESTS, "method" => method, "endpoint" => endpoint.clone(), "status" => status)
         .increment(1);
     histogram!(DURATION, "method" => method, "endpoint" => endpoint)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The route template, or `unmatched` for a request no route took.
+fn endpoint_label(route: Option<&MatchedPath>) -> String {
+    route.map_or("unmatched", MatchedPath::as_str).to_string()
 }
 
 fn method_label(method: &axum::http::Method) -> &'static str {
